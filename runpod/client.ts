@@ -1,0 +1,253 @@
+// HTTP client for RunPod REST v2: Bearer auth, a real User-Agent, timeouts, problem+json errors and
+// RunPod's documented retry policy. GETs and DELETEs are retried on 5xx/network failures with backoff;
+// POST and PATCH never are (a blind retry could create a second billed pod); 429 waits for Retry-After.
+import axios from "axios";
+import type { AxiosResponse } from "axios";
+import type { z } from "zod";
+import { hintFor, runPodError, type RunPodErrorKind } from "./errors";
+import {
+  podListSchema,
+  podSchema,
+  problemSchema,
+  registryListSchema,
+  registrySchema,
+  type ApiPod,
+  type ApiRegistry,
+} from "./schemas";
+
+export interface ClientSettings {
+  apiKey: string;
+  /** API base including the version, e.g. https://api.runpod.io/v2 */
+  baseUrl: string;
+  /** Per-request timeout. */
+  timeoutMs?: number;
+  /** Retries of idempotent requests after 5xx/network failures. */
+  maxRetries?: number;
+  /** Waits for 429 before giving up. */
+  maxRateLimitWaits?: number;
+  /** First backoff step; doubles per retry. */
+  backoffBaseMs?: number;
+}
+
+export const USER_AGENT = "steadydancer-runpod/0.1 (+pulumi dynamic provider; node)";
+
+type Method = "GET" | "POST" | "PATCH" | "DELETE";
+
+interface RequestOptions {
+  body?: unknown;
+  /** 404 is an expected answer: return null instead of throwing. */
+  allowNotFound?: boolean;
+}
+
+export interface RunPodClient {
+  getPod(id: string): Promise<ApiPod | null>;
+  listPods(): Promise<ApiPod[]>;
+  createPod(body: Record<string, unknown>): Promise<ApiPod>;
+  updatePod(id: string, body: Record<string, unknown>): Promise<ApiPod>;
+  /** Resolves "deleted", or "gone" when the pod did not exist (404). */
+  deletePod(id: string): Promise<"deleted" | "gone">;
+  createRegistry(body: { name: string; username: string; password: string }): Promise<ApiRegistry>;
+  getRegistry(id: string): Promise<ApiRegistry | null>;
+  listRegistries(): Promise<ApiRegistry[]>;
+  deleteRegistry(id: string): Promise<"deleted" | "gone">;
+  /** Number of HTTP requests sent so far (for benchmarks). */
+  requestCount(): number;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function kindForStatus(status: number): RunPodErrorKind {
+  if (status === 400) return "badRequest";
+  if (status === 401) return "unauthorized";
+  if (status === 402) return "payment";
+  if (status === 403) return "forbidden";
+  if (status === 404) return "notFound";
+  if (status === 409) return "conflict";
+  if (status === 422) return "validation";
+  if (status === 429) return "rateLimited";
+  return "server";
+}
+
+function headerValue(response: AxiosResponse, name: string): string | undefined {
+  const value: unknown = response.headers[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+/** Retry-After is an integer number of seconds; bounded so a bad header cannot stall a deploy. */
+function retryAfterMs(response: AxiosResponse): number {
+  const seconds = Number(headerValue(response, "retry-after"));
+  if (!Number.isFinite(seconds) || seconds < 0) return 1000;
+  return Math.min(seconds, 120) * 1000;
+}
+
+function errorFromResponse(method: Method, path: string, response: AxiosResponse): Error {
+  const status = response.status;
+  const requestId = headerValue(response, "x-request-id");
+  const parsed = problemSchema().safeParse(response.data);
+  const problem = parsed.success ? parsed.data : undefined;
+  const cloudflare = status === 403 && !problem?.title && /1010/.test(String(response.data));
+  const kind: RunPodErrorKind = cloudflare ? "cloudflare" : kindForStatus(status);
+  const detail = problem?.detail ?? (typeof response.data === "string" ? response.data.slice(0, 200) : undefined);
+  const listed = problem?.errors?.length ? `\n  - ${problem.errors.join("\n  - ")}` : "";
+  const hint = hintFor(kind);
+  const message =
+    `RunPod ${method} ${path} failed: ${status} ${problem?.title ?? ""}`.trimEnd() +
+    (detail ? `: ${detail}` : "") +
+    listed +
+    (requestId ? ` (request id ${requestId})` : "") +
+    (hint ? `\n${hint}` : "");
+  return runPodError({
+    kind,
+    message,
+    status,
+    ...(detail !== undefined ? { detail } : {}),
+    ...(problem?.errors ? { errors: problem.errors } : {}),
+    method,
+    path,
+    ...(requestId !== undefined ? { requestId } : {}),
+    ambiguous: kind === "server" && (method === "POST" || method === "PATCH"),
+  });
+}
+
+function transportError(method: Method, path: string, error: unknown, timeoutMs: number): Error {
+  const code = axios.isAxiosError(error) ? error.code : undefined;
+  const timedOut = code === "ECONNABORTED" || code === "ETIMEDOUT";
+  const kind: RunPodErrorKind = timedOut ? "timeout" : "network";
+  const what = timedOut ? `no answer within ${timeoutMs / 1000}s` : `${code ?? "network error"}: ${(error as Error).message}`;
+  return runPodError({
+    kind,
+    message: `RunPod ${method} ${path} failed: ${what}\n${hintFor(kind)}`,
+    method,
+    path,
+    ambiguous: method === "POST" || method === "PATCH",
+  });
+}
+
+export function createClient(settings: ClientSettings): RunPodClient {
+  const timeoutMs = settings.timeoutMs ?? 30_000;
+  const maxRetries = settings.maxRetries ?? 3;
+  const maxRateLimitWaits = settings.maxRateLimitWaits ?? 6;
+  const backoffBaseMs = settings.backoffBaseMs ?? 500;
+  const http = axios.create({
+    baseURL: settings.baseUrl.replace(/\/+$/, ""),
+    timeout: timeoutMs,
+    headers: {
+      Authorization: `Bearer ${settings.apiKey}`,
+      "User-Agent": USER_AGENT,
+      Accept: "application/json, application/problem+json",
+    },
+    // Every status is handled below, so axios never throws for one (its errors would carry the headers).
+    validateStatus: () => true,
+    maxRedirects: 0,
+  });
+  let sent = 0;
+
+  async function send(method: Method, path: string, options: RequestOptions): Promise<AxiosResponse | null> {
+    const idempotent = method === "GET" || method === "DELETE";
+    let failures = 0;
+    let rateLimitWaits = 0;
+    for (;;) {
+      let response: AxiosResponse;
+      try {
+        sent += 1;
+        response = await http.request({
+          method,
+          url: path,
+          ...(options.body !== undefined ? { data: options.body, headers: { "Content-Type": "application/json" } } : {}),
+        });
+      } catch (error) {
+        if (idempotent && failures < maxRetries) {
+          failures += 1;
+          await sleep(backoffBaseMs * 2 ** (failures - 1));
+          continue;
+        }
+        throw transportError(method, path, error, timeoutMs);
+      }
+      const status = response.status;
+      if (status >= 200 && status < 300) return response;
+      if (status === 404 && options.allowNotFound) return null;
+      if (status === 429 && rateLimitWaits < maxRateLimitWaits) {
+        rateLimitWaits += 1;
+        await sleep(retryAfterMs(response));
+        continue;
+      }
+      if (status >= 500 && idempotent && failures < maxRetries) {
+        failures += 1;
+        await sleep(backoffBaseMs * 2 ** (failures - 1));
+        continue;
+      }
+      throw errorFromResponse(method, path, response);
+    }
+  }
+
+  function parse<S extends z.ZodType>(schema: S, method: Method, path: string, data: unknown): z.output<S> {
+    const result = schema.safeParse(data);
+    if (!result.success) {
+      const issues = result.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
+      throw runPodError({
+        kind: "unexpected",
+        message: `RunPod ${method} ${path} answered with an unexpected body (${issues}). The API may have changed; re-read https://api.runpod.io/v2/openapi.json.`,
+        method,
+        path,
+      });
+    }
+    return result.data;
+  }
+
+  const enc = encodeURIComponent;
+
+  return {
+    async getPod(id) {
+      const path = `/pods/${enc(id)}`;
+      const response = await send("GET", path, { allowNotFound: true });
+      return response ? parse(podSchema(), "GET", path, response.data) : null;
+    },
+    async listPods() {
+      const pods: ApiPod[] = [];
+      let cursor: string | null | undefined;
+      // v2 added cursor paging after the first spec; follow nextCursor when the API sends one.
+      for (let page = 0; page < 100; page += 1) {
+        const path = cursor ? `/pods?cursor=${enc(cursor)}` : "/pods";
+        const response = await send("GET", path, {});
+        const list = parse(podListSchema(), "GET", path, response?.data);
+        pods.push(...list.pods);
+        cursor = list.pagination?.nextCursor;
+        if (!cursor || list.pagination?.hasNextPage === false) break;
+      }
+      return pods;
+    },
+    async createPod(body) {
+      const response = await send("POST", "/pods", { body });
+      return parse(podSchema(), "POST", "/pods", response?.data);
+    },
+    async updatePod(id, body) {
+      const path = `/pods/${enc(id)}`;
+      const response = await send("PATCH", path, { body });
+      return parse(podSchema(), "PATCH", path, response?.data);
+    },
+    async deletePod(id) {
+      const response = await send("DELETE", `/pods/${enc(id)}`, { allowNotFound: true });
+      return response ? "deleted" : "gone";
+    },
+    async createRegistry(body) {
+      const response = await send("POST", "/registries", { body });
+      return parse(registrySchema(), "POST", "/registries", response?.data);
+    },
+    async getRegistry(id) {
+      const path = `/registries/${enc(id)}`;
+      const response = await send("GET", path, { allowNotFound: true });
+      return response ? parse(registrySchema(), "GET", path, response.data) : null;
+    },
+    async listRegistries() {
+      const response = await send("GET", "/registries", {});
+      return parse(registryListSchema(), "GET", "/registries", response?.data).registries;
+    },
+    async deleteRegistry(id) {
+      const response = await send("DELETE", `/registries/${enc(id)}`, { allowNotFound: true });
+      return response ? "deleted" : "gone";
+    },
+    requestCount: () => sent,
+  };
+}

@@ -1,0 +1,83 @@
+// Typed RunPod errors, made by factory functions rather than classes: Pulumi serializes the provider
+// by value, and a serialized `class … extends Error` loses its message and its `instanceof Error`.
+
+export type RunPodErrorKind =
+  | "validation" // 422: the request is wrong; never retried
+  | "badRequest" // 400: a rule was broken, or (on create) this candidate has no capacity
+  | "unauthorized" // 401
+  | "payment" // 402: balance too low; no candidate can succeed
+  | "forbidden" // 403: no access (on create: to this candidate's pool)
+  | "cloudflare" // 403 from RunPod's CDN, not the API (error 1010: rejected client)
+  | "notFound" // 404
+  | "conflict" // 409
+  | "rateLimited" // 429 after our retries
+  | "server" // 5xx
+  | "network" // no HTTP answer (refused, reset, DNS)
+  | "timeout" // no answer within our timeout
+  | "config" // our own settings are unusable (no API key, bad URL)
+  | "notReady" // a pod we created failed to start or timed out (and was cleaned up)
+  | "unexpected"; // a 2xx body that does not match the API's schema
+
+export interface RunPodError extends Error {
+  readonly isRunPodError: true;
+  readonly kind: RunPodErrorKind;
+  readonly status?: number;
+  readonly detail?: string;
+  readonly errors?: string[];
+  readonly method?: string;
+  readonly path?: string;
+  readonly requestId?: string;
+  /** True when a mutation may or may not have been applied (5xx, timeout or network failure on POST/PATCH). */
+  readonly ambiguous?: boolean;
+}
+
+export interface RunPodErrorFields {
+  kind: RunPodErrorKind;
+  message: string;
+  status?: number;
+  detail?: string;
+  errors?: string[];
+  method?: string;
+  path?: string;
+  requestId?: string;
+  ambiguous?: boolean;
+}
+
+export function runPodError(fields: RunPodErrorFields): RunPodError {
+  const { message, ...rest } = fields;
+  const error = new Error(message);
+  error.name = "RunPodError";
+  return Object.assign(error, rest, { isRunPodError: true as const });
+}
+
+export function isRunPodError(value: unknown): value is RunPodError {
+  return value instanceof Error && (value as Partial<RunPodError>).isRunPodError === true;
+}
+
+export function isKind(value: unknown, ...kinds: RunPodErrorKind[]): value is RunPodError {
+  return isRunPodError(value) && kinds.includes(value.kind);
+}
+
+/** What the user should do about an API failure, appended to its message. */
+export function hintFor(kind: RunPodErrorKind): string {
+  switch (kind) {
+    case "unauthorized":
+      return "Check the key: `pulumi config set --secret runpod:apiKey <key>` (or RUNPOD_API_KEY); keys are at https://www.runpod.io/console/user/settings.";
+    case "payment":
+      return "Add funds to the RunPod account, then run `pulumi up` again.";
+    case "forbidden":
+      return "The API key lacks permission for this; use a key with read/write access.";
+    case "cloudflare":
+      return "RunPod's CDN rejected the client (error 1010). A proxy or runpod:apiUrl may be stripping the User-Agent.";
+    case "rateLimited":
+      return "RunPod's rate limit was hit repeatedly; wait a minute and retry.";
+    case "server":
+    case "network":
+    case "timeout":
+      return "RunPod (or the network to it) failed; retry `pulumi up` shortly. Check https://uptime.runpod.io if it persists.";
+    case "validation":
+      return "The request was rejected as invalid; fix the config values named above.";
+    default:
+      return "";
+  }
+}

@@ -1,0 +1,117 @@
+// Waiting for a pod to really serve, and leaving nothing billed behind when it does not.
+import type { RunPodClient } from "./client";
+import { sleep } from "./client";
+import { isRunPodError, runPodError } from "./errors";
+import { podOutputs, podReadiness } from "./podLogic";
+import type { ApiPod, PodInputs, PodOutputs } from "./schemas";
+
+export type WaitResult = { ready: true; pod: ApiPod } | { ready: false; pod: ApiPod; reason: string };
+
+/** Poll delays grow from 1 s to 30 s; a change of state drops back to fast polling, since the next one is near. */
+export function nextDelayMs(previousMs: number, stateChanged: boolean): number {
+  if (stateChanged) return 1000;
+  return Math.min(Math.max(previousMs * 2, 1000), 30_000);
+}
+
+/**
+ * Polls until the pod is ready, fails, or `timeoutSeconds` pass. Transient API failures while polling
+ * are logged and polling goes on until the deadline.
+ */
+export async function waitUntilReady(
+  client: RunPodClient,
+  first: ApiPod,
+  inputs: PodInputs,
+  log: (message: string) => void,
+): Promise<WaitResult> {
+  const started = Date.now();
+  const deadline = started + inputs.readyTimeoutSeconds * 1000;
+  let pod = first;
+  let lastReason = "";
+  let delay = 0;
+  let lastHeartbeat = started;
+  for (;;) {
+    const readiness = podReadiness(pod, inputs.ports);
+    const elapsed = Math.round((Date.now() - started) / 1000);
+    if (readiness.state === "ready") {
+      log(`ready after ${elapsed}s (${pod.gpu?.id ?? "GPU"} in ${pod.dataCenterId ?? "?"}, $${pod.cost ?? "?"}/h)`);
+      return { ready: true, pod };
+    }
+    if (readiness.state === "failed") return { ready: false, pod, reason: readiness.reason };
+    const changed = readiness.reason !== lastReason;
+    if (changed || Date.now() - lastHeartbeat >= 30_000) {
+      log(`${readiness.reason} (${elapsed}s of at most ${inputs.readyTimeoutSeconds}s)`);
+      lastHeartbeat = Date.now();
+    }
+    lastReason = readiness.reason;
+    delay = nextDelayMs(delay, changed);
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) {
+      return {
+        ready: false,
+        pod,
+        reason: `the pod was not ready within ${inputs.readyTimeoutSeconds}s (last state: ${readiness.reason}); raise pod.readyTimeoutMinutes if the image is large`,
+      };
+    }
+    await sleep(Math.min(delay, remaining));
+    try {
+      const latest = await client.getPod(pod.id);
+      if (!latest) return { ready: false, pod, reason: "the pod disappeared while starting (deleted outside Pulumi?)" };
+      pod = latest;
+    } catch (error) {
+      if (!isRunPodError(error) || error.kind === "unauthorized" || error.kind === "forbidden") throw error;
+      log(`status check failed (${error.kind}); still waiting`);
+    }
+  }
+}
+
+/**
+ * Called when a pod we created will not become ready. With deleteOnFailure it is terminated before we
+ * throw; otherwise (or when terminating fails) the error carries the id so Pulumi keeps it in state.
+ */
+export async function abandonPod(
+  client: RunPodClient,
+  pod: ApiPod,
+  inputs: PodInputs,
+  reason: string,
+  log: (message: string) => void,
+): Promise<never> {
+  const outs = podOutputs(inputs, pod);
+  if (inputs.deleteOnFailure) {
+    log(`${reason}; terminating pod ${pod.id}`);
+    let cleanupError: unknown = null;
+    for (let attempt = 1; attempt <= 3; attempt += 1) {
+      try {
+        await client.deletePod(pod.id);
+        cleanupError = null;
+        break;
+      } catch (error) {
+        cleanupError = error;
+        if (attempt < 3) await sleep(1000 * attempt);
+      }
+    }
+    if (cleanupError === null) {
+      throw runPodError({
+        kind: "notReady",
+        message: `Pod ${pod.id} did not become ready: ${reason}. It was terminated, so nothing is left running or billed.`,
+      });
+    }
+    throw partialFailure(
+      pod.id,
+      outs,
+      `Pod ${pod.id} did not become ready: ${reason}. Terminating it failed too (${cleanupError instanceof Error ? cleanupError.message : "unknown error"}); it stays in the stack state, so \`pulumi destroy\` or the next \`pulumi up\` removes it.`,
+    );
+  }
+  throw partialFailure(
+    pod.id,
+    outs,
+    `Pod ${pod.id} did not become ready: ${reason}. It was kept (pod.deleteOnFailure=false) and is tracked in the stack state; inspect it, then \`pulumi up\` to retry or \`pulumi destroy\` to remove it.`,
+  );
+}
+
+/**
+ * Pulumi's partial-state error: an error carrying `id` becomes ErrorResourceInitFailed, so the engine
+ * records the resource instead of forgetting a pod that exists.
+ */
+export function partialFailure(id: string, properties: PodOutputs, message: string): Error {
+  return Object.assign(new Error(message), { id, properties, reasons: [message] });
+}
