@@ -6,6 +6,7 @@ import type { AxiosResponse } from "axios";
 import type { z } from "zod";
 import { hintFor, runPodError, type RunPodErrorKind } from "./errors";
 import {
+  logEventSchema,
   podListSchema,
   podSchema,
   problemSchema,
@@ -50,8 +51,21 @@ export interface RunPodClient {
   getRegistry(id: string): Promise<ApiRegistry | null>;
   listRegistries(): Promise<ApiRegistry[]>;
   deleteRegistry(id: string): Promise<"deleted" | "gone">;
+  /**
+   * Follows the pod's log stream (SSE) and calls `onLine` for each new line, until `close()`.
+   * Best effort: any failure just ends the stream, since callers also poll.
+   */
+  followLogs(id: string, onLine: (source: string, line: string) => void): { close(): void };
   /** Number of HTTP requests sent so far (for benchmarks). */
   requestCount(): number;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -247,6 +261,53 @@ export function createClient(settings: ClientSettings): RunPodClient {
     async deleteRegistry(id) {
       const response = await send("DELETE", `/registries/${enc(id)}`, { allowNotFound: true });
       return response ? "deleted" : "gone";
+    },
+    followLogs(id, onLine) {
+      const controller = new AbortController();
+      // The stream never ends on its own; it is bounded by the caller's close() and by this
+      // deadline for the response headers.
+      const headerTimer = setTimeout(() => controller.abort(), timeoutMs);
+      sent += 1;
+      http
+        .get(`/pods/${enc(id)}/logs`, {
+          params: { tail: 0 },
+          responseType: "stream",
+          timeout: 0,
+          signal: controller.signal,
+          headers: { Accept: "text/event-stream" },
+        })
+        .then((response) => {
+          clearTimeout(headerTimer);
+          const stream = response.data as NodeJS.ReadableStream;
+          if (response.status !== 200) {
+            controller.abort();
+            return;
+          }
+          let buffer = "";
+          stream.on("data", (chunk: Buffer) => {
+            buffer += chunk.toString("utf8");
+            let end: number;
+            while ((end = buffer.indexOf("\n\n")) >= 0) {
+              const event = buffer.slice(0, end);
+              buffer = buffer.slice(end + 2);
+              const data = event
+                .split("\n")
+                .filter((l) => l.startsWith("data:"))
+                .map((l) => l.slice(5).trim())
+                .join("\n");
+              const parsed = logEventSchema().safeParse(safeJson(data));
+              if (parsed.success) onLine(parsed.data.source ?? "", parsed.data.line ?? "");
+            }
+          });
+          stream.on("error", () => undefined);
+        })
+        .catch(() => clearTimeout(headerTimer));
+      return {
+        close() {
+          clearTimeout(headerTimer);
+          controller.abort();
+        },
+      };
     },
     requestCount: () => sent,
   };

@@ -5,6 +5,41 @@ import { isRunPodError, runPodError } from "./errors";
 import { podOutputs, podReadiness } from "./podLogic";
 import type { ApiPod, PodInputs, PodOutputs } from "./schemas";
 
+/** After a log event, wait this long for the burst of lines to settle, then poll once. */
+const EVENT_SETTLE_MS = 250;
+
+/**
+ * A sleep that a log event cuts short. Every state change of a pod is narrated on its log stream, so
+ * polling right after an event finds readiness within moments while quiet stretches cost few calls.
+ */
+function eventWaker() {
+  let wake: (() => void) | undefined;
+  let pending = false;
+  return {
+    notify(): void {
+      if (wake) wake();
+      else pending = true;
+    },
+    sleep(ms: number): Promise<void> {
+      if (pending) {
+        pending = false;
+        ms = Math.min(ms, EVENT_SETTLE_MS);
+      }
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          wake = undefined;
+          resolve();
+        }, ms);
+        wake = () => {
+          wake = undefined;
+          clearTimeout(timer);
+          setTimeout(resolve, EVENT_SETTLE_MS);
+        };
+      });
+    },
+  };
+}
+
 export type WaitResult = { ready: true; pod: ApiPod } | { ready: false; pod: ApiPod; reason: string };
 
 /** Poll delays grow from 1 s to 30 s; a change of state drops back to fast polling, since the next one is near. */
@@ -14,14 +49,34 @@ export function nextDelayMs(previousMs: number, stateChanged: boolean): number {
 }
 
 /**
- * Polls until the pod is ready, fails, or `timeoutSeconds` pass. Transient API failures while polling
- * are logged and polling goes on until the deadline.
+ * Polls until the pod is ready, fails, or `readyTimeoutSeconds` pass, following the pod's log stream
+ * to poll as soon as something happens. Transient API failures while polling are logged and polling
+ * goes on until the deadline.
  */
 export async function waitUntilReady(
   client: RunPodClient,
   first: ApiPod,
   inputs: PodInputs,
   log: (message: string) => void,
+): Promise<WaitResult> {
+  const waker = eventWaker();
+  const logs = client.followLogs(first.id, (source, line) => {
+    if (source === "system") log(`system: ${line}`);
+    waker.notify();
+  });
+  try {
+    return await pollUntilReady(client, first, inputs, log, (ms) => waker.sleep(ms));
+  } finally {
+    logs.close();
+  }
+}
+
+async function pollUntilReady(
+  client: RunPodClient,
+  first: ApiPod,
+  inputs: PodInputs,
+  log: (message: string) => void,
+  pause: (ms: number) => Promise<void>,
 ): Promise<WaitResult> {
   const started = Date.now();
   const deadline = started + inputs.readyTimeoutSeconds * 1000;
@@ -52,7 +107,7 @@ export async function waitUntilReady(
         reason: `the pod was not ready within ${inputs.readyTimeoutSeconds}s (last state: ${readiness.reason}); raise pod.readyTimeoutMinutes if the image is large`,
       };
     }
-    await sleep(Math.min(delay, remaining));
+    await pause(Math.min(delay, remaining));
     try {
       const latest = await client.getPod(pod.id);
       if (!latest) return { ready: false, pod, reason: "the pod disappeared while starting (deleted outside Pulumi?)" };

@@ -89,6 +89,11 @@ export function podListSchema() {
     .loose();
 }
 
+/** One `data:` payload of the pod log stream. */
+export function logEventSchema() {
+  return z.object({ ts: z.string().optional(), source: z.string().optional(), line: z.string().optional() }).loose();
+}
+
 export function registrySchema() {
   return z.object({ id: z.string().min(1), name: z.string() }).loose();
 }
