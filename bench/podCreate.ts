@@ -30,7 +30,7 @@ async function main(): Promise<void> {
       readyTimeoutSeconds: bootSeconds * 2 + 60,
     });
     const t0 = Date.now();
-    const { id } = await provider.create(inputs);
+    const { id } = await provider.create(inputs ?? {});
     const returnedAt = Date.now();
     const pod = emulator.podById(id);
     // The emulator stamps startedAt when the container is reported, the moment the pod is ready.

@@ -98,7 +98,7 @@ async function createPod(client: RunPodClient, inputs: PodInputs, log: (message:
   });
 }
 
-export const podProvider: pulumi.dynamic.ResourceProvider = {
+export const podProvider: pulumi.dynamic.ResourceProvider<Record<string, unknown>, PodOutputs> = {
   // eslint-disable-next-line @typescript-eslint/require-await
   async configure(req) {
     configureProvider(this, req);
@@ -106,12 +106,12 @@ export const podProvider: pulumi.dynamic.ResourceProvider = {
 
   // eslint-disable-next-line @typescript-eslint/require-await
   async check(_olds, news) {
-    return checkPodInputs(news as Record<string, unknown>);
+    return checkPodInputs(news);
   },
 
   // eslint-disable-next-line @typescript-eslint/require-await
-  async diff(_id, olds: PodOutputs, news) {
-    const parsed = podInputsSchema().safeParse(Object.fromEntries(Object.entries(news as object).filter(([k]) => k !== "__provider")));
+  async diff(_id, olds, news) {
+    const parsed = podInputsSchema().safeParse(Object.fromEntries(Object.entries(news).filter(([k]) => k !== "__provider")));
     // Unknown values (preview): an honest "maybe", let the engine compare inputs.
     if (!parsed.success) return {};
     const diff = diffPod(olds, parsed.data);
@@ -137,15 +137,15 @@ export const podProvider: pulumi.dynamic.ResourceProvider = {
     return { id: pod.id, outs: podOutputs(inputs, result.pod, pod.gpu?.id) };
   },
 
-  async read(id, props: PodOutputs) {
+  async read(id, props) {
     const client = clientFor(this);
     const pod = await client.getPod(id);
     if (!pod || pod.status === "TERMINATED") return { id: "" };
-    const { __provider: _ignored, ...olds } = props as PodOutputs & { __provider?: string };
+    const { __provider: _ignored, ...olds } = (props ?? {}) as PodOutputs & { __provider?: string };
     return { id, props: refreshedOutputs(olds, pod) };
   },
 
-  async update(id, olds: PodOutputs, raw) {
+  async update(id, olds, raw) {
     const news = parseInputs(raw);
     const client = clientFor(this);
     const log = progressLogger(news.name);

@@ -11,14 +11,14 @@ function parseInputs(raw: unknown) {
   return registryInputsSchema().parse(rest);
 }
 
-export const registryProvider: pulumi.dynamic.ResourceProvider = {
+export const registryProvider: pulumi.dynamic.ResourceProvider<Record<string, unknown>, RegistryOutputs> = {
   // eslint-disable-next-line @typescript-eslint/require-await
   async configure(req) {
     configureProvider(this, req);
   },
 
   // eslint-disable-next-line @typescript-eslint/require-await
-  async check(_olds, news: Record<string, unknown>) {
+  async check(_olds, news) {
     const known = Object.fromEntries(Object.entries(news).filter(([k, v]) => k !== "__provider" && v !== UNKNOWN_VALUE));
     const unknownKeys = Object.keys(news).filter((k) => news[k] === UNKNOWN_VALUE);
     const result = registryInputsSchema().partial().safeParse(known);
@@ -32,7 +32,7 @@ export const registryProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   // eslint-disable-next-line @typescript-eslint/require-await
-  async diff(_id, olds: RegistryOutputs, news: Record<string, unknown>) {
+  async diff(_id, olds, news) {
     const replaces = (["name", "username", "password"] as const).filter((k) => olds[k] !== news[k]);
     return { changes: replaces.length > 0, replaces, deleteBeforeReplace: false };
   },
@@ -54,11 +54,11 @@ export const registryProvider: pulumi.dynamic.ResourceProvider = {
     }
   },
 
-  async read(id, props: RegistryOutputs) {
+  async read(id, props) {
     const client = clientFor(this);
     const registry = await client.getRegistry(id);
     if (!registry) return { id: "" };
-    const { __provider: _ignored, ...olds } = props as RegistryOutputs & { __provider?: string };
+    const { __provider: _ignored, ...olds } = (props ?? {}) as RegistryOutputs & { __provider?: string };
     return { id, props: { ...olds, name: registry.name, registryId: registry.id } };
   },
 

@@ -8,7 +8,8 @@ function inputs(overrides: Partial<PodInputs> = {}): PodInputs {
 }
 
 function apiPod(overrides: Partial<ApiPod> = {}): ApiPod {
-  return { id: "pod1", name: "p", status: "RUNNING", runtime: null, ...overrides } as ApiPod;
+  const pod: ApiPod = { id: "pod1", name: "p", status: "RUNNING", runtime: null, ...overrides };
+  return pod;
 }
 
 function outputsOf(i: PodInputs, gpu = "A", dc: string | null = "EU-RO-1"): PodOutputs {

@@ -1,12 +1,15 @@
 // The pod and registry providers against the RunPod v2 emulator, driven directly and through the
 // serialized form Pulumi stores in state.
 import * as assert from "node:assert/strict";
-import type * as pulumi from "@pulumi/pulumi";
-import { podProvider, registryProvider } from "../../runpod";
+import { podProvider, registryProvider, type PodOutputs } from "../../runpod";
 import { RunPodEmulator } from "../emulators/runpod";
-import { captureSerializedProviders, configureLikeHost, type SerializedProviders } from "./serializedProvider";
-
-type Provider = pulumi.dynamic.ResourceProvider;
+import {
+  captureSerializedProviders,
+  configureLikeHost,
+  type PodProvider,
+  type RegistryProvider,
+  type SerializedProviders,
+} from "./serializedProvider";
 
 const L40S = "NVIDIA L40S";
 const RTX4090 = "NVIDIA GeForce RTX 4090";
@@ -31,10 +34,21 @@ function podInputs(overrides: Record<string, unknown> = {}): Record<string, unkn
 }
 
 /** check() first, as the engine does, so create receives normalised inputs. */
-async function checked(provider: Provider, inputs: Record<string, unknown>): Promise<Record<string, unknown>> {
+async function checked(provider: PodProvider, inputs: Record<string, unknown>): Promise<Record<string, unknown>> {
   const result = await provider.check!({}, inputs);
   assert.deepEqual(result.failures ?? [], [], "inputs should pass check");
-  return result.inputs as Record<string, unknown>;
+  return result.inputs ?? {};
+}
+
+async function created(provider: PodProvider, inputs: Record<string, unknown>): Promise<{ id: string; outs: PodOutputs }> {
+  const { id, outs } = await provider.create(inputs);
+  assert.ok(outs, "create returns outputs");
+  return { id, outs };
+}
+
+async function refreshed(provider: PodProvider, id: string, outs: PodOutputs): Promise<{ id?: string; props: PodOutputs }> {
+  const read = await provider.read!(id, outs);
+  return { ...(read.id !== undefined ? { id: read.id } : {}), props: read.props ?? outs };
 }
 
 function postsTo(emulator: RunPodEmulator, path: RegExp): number {
@@ -52,7 +66,7 @@ async function rejection(promise: Promise<unknown>): Promise<Error & Record<stri
 
 process.env.RUNPOD_PROVIDER_QUIET = "1";
 
-const forms: Array<{ label: string; load: (emulator: RunPodEmulator) => Promise<{ pod: Provider; registry: Provider }> }> = [];
+const forms: Array<{ label: string; load: (emulator: RunPodEmulator) => Promise<{ pod: PodProvider; registry: RegistryProvider }> }> = [];
 let serialized: SerializedProviders | undefined;
 
 forms.push({
@@ -80,8 +94,8 @@ for (const form of forms) {
   describe(`pod provider (${form.label})`, function () {
     this.timeout(60_000);
     let emulator: RunPodEmulator;
-    let pod: Provider;
-    let registry: Provider;
+    let pod: PodProvider;
+    let registry: RegistryProvider;
 
     beforeEach(async () => {
       emulator = await RunPodEmulator.start({ timings: { provisionMs: 150, startMs: 150, runtimeNullMs: 0 } });
@@ -95,7 +109,7 @@ for (const form of forms) {
 
     it("creates a pod and returns only once it is RUNNING with every port mapped", async () => {
       const inputs = await checked(pod, podInputs());
-      const { id, outs } = await pod.create(inputs);
+      const { id, outs } = await created(pod, inputs);
       assert.equal(outs.podId, id);
       assert.equal(outs.status, "RUNNING");
       assert.equal(outs.gpuTypeId, L40S);
@@ -114,7 +128,7 @@ for (const form of forms) {
     serializedOnly("does not take the live RUNNING-with-runtime-null window for readiness", async () => {
       emulator.setTimings({ runtimeNullMs: 1500 });
       const started = Date.now();
-      const { id, outs } = await pod.create(await checked(pod, podInputs()));
+      const { id, outs } = await created(pod, await checked(pod, podInputs()));
       assert.ok(Date.now() - started >= 1500, "returned only after the container was reported");
       assert.ok((outs.portMappings as unknown[]).length === 2);
       assert.ok(emulator.podById(id)?.runtime, "the emulator reports a runtime now");
@@ -122,7 +136,7 @@ for (const form of forms) {
 
     it("falls back to the next GPU type when the first has no capacity", async () => {
       emulator.setStock([{ gpuId: RTX4090, dataCenterId: "EU-RO-1" }]);
-      const { outs } = await pod.create(await checked(pod, podInputs()));
+      const { outs } = await created(pod, await checked(pod, podInputs()));
       assert.equal(outs.gpuTypeId, RTX4090);
       assert.equal(outs.dataCenterId, "EU-RO-1");
       assert.equal(postsTo(emulator, /^\/v2\/pods$/), 2, "one create per candidate, in order");
@@ -134,7 +148,7 @@ for (const form of forms) {
         { gpuId: L40S, dataCenterId: "US-TX-3" },
         { gpuId: L40S, dataCenterId: "CA-MTL-1" },
       ]);
-      const { outs } = await pod.create(await checked(pod, podInputs({ dataCenterIds: ["EU-RO-1", "CA-MTL-1", "US-TX-3"] })));
+      const { outs } = await created(pod, await checked(pod, podInputs({ dataCenterIds: ["EU-RO-1", "CA-MTL-1", "US-TX-3"] })));
       assert.equal(outs.dataCenterId, "CA-MTL-1");
     });
 
@@ -167,7 +181,7 @@ for (const form of forms) {
     serializedOnly("waits out a 429 for Retry-After, then creates exactly one pod", async () => {
       emulator.inject({ method: "POST", path: /^\/v2\/pods$/, status: 429, retryAfter: 1 });
       const started = Date.now();
-      const { id } = await pod.create(await checked(pod, podInputs()));
+      const { id } = await created(pod, await checked(pod, podInputs()));
       assert.ok(Date.now() - started >= 1000, "honoured Retry-After");
       assert.equal(postsTo(emulator, /^\/v2\/pods$/), 2);
       assert.deepEqual(
@@ -178,7 +192,7 @@ for (const form of forms) {
 
     it("adopts the pod an ambiguous 5xx create made instead of creating a second one", async () => {
       emulator.inject({ method: "POST", path: /^\/v2\/pods$/, status: 500, applyFirst: true });
-      const { id } = await pod.create(await checked(pod, podInputs()));
+      const { id } = await created(pod, await checked(pod, podInputs()));
       assert.equal(postsTo(emulator, /^\/v2\/pods$/), 1, "the POST was not repeated");
       assert.deepEqual(
         emulator.livePods().map((p) => p.id),
@@ -189,7 +203,7 @@ for (const form of forms) {
 
     serializedOnly("re-sends a create only after listing proves the failed one made nothing", async () => {
       emulator.inject({ method: "POST", path: /^\/v2\/pods$/, status: 503, times: 1 });
-      const { id } = await pod.create(await checked(pod, podInputs()));
+      const { id } = await created(pod, await checked(pod, podInputs()));
       assert.equal(postsTo(emulator, /^\/v2\/pods$/), 2);
       const lists = emulator.calls.filter((c) => c.method === "GET" && c.path === "/v2/pods");
       assert.ok(lists.length >= 1);
@@ -201,9 +215,24 @@ for (const form of forms) {
       );
     });
 
+    serializedOnly("times out a hung create, then adopts the pod it made once it appears", async () => {
+      process.env.RUNPOD_HTTP_TIMEOUT_MS = "500";
+      try {
+        emulator.inject({ method: "POST", path: /^\/v2\/pods$/, hangMs: 1500 });
+        const { id } = await created(pod, await checked(pod, podInputs()));
+        assert.equal(postsTo(emulator, /^\/v2\/pods$/), 1, "the hung POST was not repeated");
+        assert.deepEqual(
+          emulator.livePods().map((p) => p.id),
+          [id],
+        );
+      } finally {
+        delete process.env.RUNPOD_HTTP_TIMEOUT_MS;
+      }
+    });
+
     serializedOnly("rides out a burst of 5xx on status polls", async () => {
       emulator.inject({ method: "GET", path: /^\/v2\/pods\/[a-z0-9]+$/, status: 502, times: 2 });
-      const { outs } = await pod.create(await checked(pod, podInputs()));
+      const { outs } = await created(pod, await checked(pod, podInputs()));
       assert.equal(outs.status, "RUNNING");
     });
 
@@ -233,18 +262,18 @@ for (const form of forms) {
     });
 
     it("refresh reads a pod deleted outside Pulumi as gone", async () => {
-      const { id, outs } = await pod.create(await checked(pod, podInputs()));
+      const { id, outs } = await created(pod, await checked(pod, podInputs()));
       emulator.terminateOutOfBand(id);
-      const read = await pod.read!(id, outs);
+      const read = await refreshed(pod, id, outs);
       assert.equal(read.id, "");
     });
 
     serializedOnly("refresh reports drift but only for env keys the user declared", async () => {
-      const { id, outs } = await pod.create(await checked(pod, podInputs()));
+      const { id, outs } = await created(pod, await checked(pod, podInputs()));
       const stored = emulator.podById(id)!;
       stored.env = { ...stored.env, PUBLIC_KEY: "ssh-ed25519 AAAA injected", JUPYTER_PASSWORD: "x" };
       stored.image = "ghcr.io/example/other:1";
-      const read = await pod.read!(id, outs);
+      const read = await refreshed(pod, id, outs);
       assert.equal(read.id, id);
       assert.deepEqual(read.props.env, { COMFY_ARGS: "--lowvram" });
       assert.equal(read.props.image, "ghcr.io/example/other:1");
@@ -255,7 +284,7 @@ for (const form of forms) {
 
     it("updates env in place: PATCHes the merged map, waits for the restart, keeps injected keys", async () => {
       const inputs = await checked(pod, podInputs());
-      const { id, outs } = await pod.create(inputs);
+      const { id, outs } = await created(pod, inputs);
       const stored = emulator.podById(id)!;
       stored.env = { ...stored.env, PUBLIC_KEY: "ssh-ed25519 AAAA injected" };
       const before = JSON.stringify(outs.portMappings);
@@ -265,6 +294,7 @@ for (const form of forms) {
       assert.deepEqual(diff.replaces, []);
       emulator.resetCalls();
       const { outs: after } = await pod.update!(id, outs, news);
+      assert.ok(after);
       const patch = emulator.calls.find((c) => c.method === "PATCH");
       assert.deepEqual(patch?.body, {
         env: { PUBLIC_KEY: "ssh-ed25519 AAAA injected", COMFY_ARGS: "--highvram", EXTRA: "1" },
@@ -277,7 +307,7 @@ for (const form of forms) {
 
     serializedOnly("replaces (delete first) when the GPU count changes, but not when fallbacks are only reordered", async () => {
       const inputs = await checked(pod, podInputs());
-      const { id, outs } = await pod.create(inputs);
+      const { id, outs } = await created(pod, inputs);
       const more = await pod.diff!(id, outs, await checked(pod, { ...inputs, gpuCount: 2 }));
       assert.deepEqual(more.replaces, ["gpuCount"]);
       assert.equal(more.deleteBeforeReplace, true);
@@ -292,10 +322,10 @@ for (const form of forms) {
     });
 
     it("delete terminates the pod and succeeds again on a pod already gone", async () => {
-      const { id } = await pod.create(await checked(pod, podInputs()));
-      await pod.delete!(id, {});
+      const { id, outs } = await created(pod, await checked(pod, podInputs()));
+      await pod.delete!(id, outs);
       assert.equal(emulator.livePods().length, 0);
-      await pod.delete!(id, {});
+      await pod.delete!(id, outs);
     });
 
     it("check reports every bad input at once and lets unknown preview values through", async () => {
@@ -305,13 +335,14 @@ for (const form of forms) {
       const unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
       const preview = await pod.check!({}, podInputs({ image: unknown, env: { A: unknown } }));
       assert.deepEqual(preview.failures, []);
-      assert.equal(preview.inputs.image, unknown);
+      assert.equal(preview.inputs?.image, unknown);
       assert.equal(emulator.calls.length, 0, "check makes no API call");
     });
 
     it("registry credentials: create, refresh, adopt after an ambiguous create, delete idempotently", async () => {
       const inputs = { name: "reg-a", username: "bot", password: "s3cret-pass" };
       const { id, outs } = await registry.create(inputs);
+      assert.ok(outs);
       assert.equal(outs.registryId, id);
       assert.equal(emulator.registries()[0].password, "s3cret-pass");
       const read = await registry.read!(id, outs);
@@ -325,7 +356,7 @@ for (const form of forms) {
       emulator.inject({ method: "POST", path: /^\/v2\/registries$/, status: 502, applyFirst: true });
       const adopted = await registry.create({ ...inputs, name: "reg-b" });
       assert.equal(emulator.registries().filter((r) => r.name === "reg-b").length, 1);
-      assert.equal(adopted.outs.registryId, adopted.id);
+      assert.equal(adopted.outs?.registryId, adopted.id);
     });
   });
 }
@@ -339,7 +370,7 @@ describe("pod provider settings and secrecy", function () {
     delete process.env.RUNPOD_API_KEY;
     try {
       const provider = await configureLikeHost({ ...podProvider }, { "runpod:apiUrl": emulator.baseUrl });
-      const inputs = (await provider.check!({}, podInputs())).inputs;
+      const inputs = await checked(provider, podInputs());
       const error = await rejection(provider.create(inputs));
       assert.match(error.message, /pulumi config set --secret runpod:apiKey/);
       assert.equal(emulator.calls.length, 0);
@@ -355,7 +386,7 @@ describe("pod provider settings and secrecy", function () {
     process.env.RUNPOD_API_URL = emulator.baseUrl;
     try {
       const provider = await configureLikeHost({ ...podProvider }, {});
-      const { id } = await provider.create((await provider.check!({}, podInputs())).inputs);
+      const { id } = await created(provider, await checked(provider, podInputs()));
       assert.ok(emulator.podById(id));
     } finally {
       delete process.env.RUNPOD_API_KEY;

@@ -3,18 +3,19 @@
 // the stack config. What works here works after Pulumi has serialized the provider into state.
 import * as pulumi from "@pulumi/pulumi";
 import { Config as HostConfig } from "@pulumi/pulumi/cmd/dynamic-provider/config";
-import { Pod, Registry } from "../../runpod";
+import { Pod, podProvider, Registry, registryProvider } from "../../runpod";
 
-type Provider = pulumi.dynamic.ResourceProvider;
+export type PodProvider = typeof podProvider;
+export type RegistryProvider = typeof registryProvider;
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const requireFromString = require("require-from-string") as (code: string) => { handler: () => Provider };
+const requireFromString = require("require-from-string") as (code: string) => { handler: () => unknown };
 
 export interface SerializedProviders {
   /** The raw `__provider` texts, as stored in state. */
   texts: { pod: string; registry: string };
   /** Fresh provider objects rebuilt from the texts, as a new provider host process would. */
-  load(): { pod: Provider; registry: Provider };
+  load(): { pod: PodProvider; registry: RegistryProvider };
 }
 
 /** Registers one Pod and one Registry under mocks and captures their serialized providers. */
@@ -25,9 +26,9 @@ export async function captureSerializedProviders(): Promise<SerializedProviders>
       newResource(args) {
         const text = (args.inputs as Record<string, unknown>).__provider;
         if (typeof text === "string") texts[args.type] = text;
-        return { id: `${args.name}-id`, state: args.inputs };
+        return { id: `${args.name}-id`, state: args.inputs as Record<string, unknown> };
       },
-      call: (args) => args.inputs,
+      call: (args) => args.inputs as Record<string, unknown>,
     },
     "steadydancer-runpod",
     "test",
@@ -43,12 +44,18 @@ export async function captureSerializedProviders(): Promise<SerializedProviders>
   if (!podText || !registryText) throw new Error(`serialized providers not captured: ${Object.keys(texts).join(", ")}`);
   return {
     texts: { pod: podText, registry: registryText },
-    load: () => ({ pod: requireFromString(podText).handler(), registry: requireFromString(registryText).handler() }),
+    load: () => ({
+      pod: requireFromString(podText).handler() as PodProvider,
+      registry: requireFromString(registryText).handler() as RegistryProvider,
+    }),
   };
 }
 
 /** The host's configure step: the full stack config, namespaced keys preserved. */
-export async function configureLikeHost(provider: Provider, config: Record<string, string>): Promise<Provider> {
+export async function configureLikeHost<P extends Pick<pulumi.dynamic.ResourceProvider, "configure">>(
+  provider: P,
+  config: Record<string, string>,
+): Promise<P> {
   if (provider.configure) await provider.configure({ config: new HostConfig(config, "steadydancer-runpod") });
   return provider;
 }

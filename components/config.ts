@@ -1,0 +1,586 @@
+// The stack configuration: every key the program reads, validated once with zod before anything is
+// created, reporting every problem at once with the key, the bad value and a command that fixes it.
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { COMFYUI_PORT } from "./pod";
+
+export const PROJECT_NAME = "steadydancer-runpod";
+
+const API_KEY = "runpod:apiKey";
+const API_URL = "runpod:apiUrl";
+const DEFAULT_GPU_TYPES = ["NVIDIA L40S", "NVIDIA RTX 6000 Ada Generation", "NVIDIA A100 80GB PCIe"];
+const DEFAULT_PORTS = [`${COMFYUI_PORT}/http`, "22/tcp"];
+/** Pod volume size used when neither pod.volumeGb nor pod.networkVolumeId is set. */
+const DEFAULT_VOLUME_GB = 100;
+/** Env names that must not be set through pod.env: they come from secrets, or must never reach the pod. */
+const RESERVED_ENV: Record<string, string> = {
+  HF_TOKEN: "comes from the hfToken secret (pulumi config set --secret hfToken <token>)",
+  RUNPOD_API_KEY: "the RunPod API key never goes into the pod",
+};
+
+/** The config value as Pulumi hands it to the program: strings, with lists/numbers/booleans as JSON text. */
+export interface RawStackConfig {
+  /** Full key (`steadydancer-runpod:pod.gpuCount`, `runpod:apiKey`) → value text. */
+  values: Readonly<Record<string, string>>;
+  /** Full keys whose values are secrets. */
+  secretKeys: Iterable<string>;
+  /** Environment fallbacks for the two provider settings. */
+  env?: { RUNPOD_API_KEY?: string | undefined; RUNPOD_API_URL?: string | undefined };
+  /** The Pulumi project name (the namespace of the project keys); defaults to PROJECT_NAME. */
+  project?: string;
+}
+
+export type ConfigType = "string" | "integer" | "boolean" | "array";
+
+export interface KeyInfo {
+  type: ConfigType;
+  /** The form of a valid value, shown with every problem about the key. */
+  expected: string;
+  /** A command (or file edit) that sets a valid value. */
+  fix: string;
+  secret?: boolean;
+  /** May be left unset. Pulumi.yaml cannot declare such a key: it treats a declared key without default as required. */
+  optional?: boolean;
+}
+
+interface Field<S extends z.ZodType> {
+  info: KeyInfo;
+  schema: S;
+}
+
+const field = <S extends z.ZodType>(info: KeyInfo, schema: S): Field<S> => ({ info, schema });
+
+type RefineCtx = z.RefinementCtx;
+
+function issue(ctx: RefineCtx, message: string, path?: string, fix?: string): void {
+  ctx.addIssue({ code: "custom", message, ...(path ? { path: [path] } : {}), ...(fix ? { params: { fix } } : {}) });
+}
+
+// Codecs from Pulumi's config text to typed values. Each reports its own reason; the key's KeyInfo adds
+// the expected form and the fix.
+function intText(min: number, max: number) {
+  return z.string().transform((text, ctx) => {
+    if (!/^[+-]?\d+$/.test(text.trim())) {
+      issue(ctx, "not a whole number");
+      return z.NEVER;
+    }
+    const n = Number(text);
+    if (n < min || n > max) {
+      issue(ctx, `${n} is out of range`);
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
+function boolText() {
+  return z.string().transform((text, ctx) => {
+    if (text === "true" || text === "false") return text === "true";
+    issue(ctx, "not true or false");
+    return z.NEVER;
+  });
+}
+
+function listText() {
+  return z.string().transform((text, ctx): string[] => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (!Array.isArray(parsed) || !parsed.every((item): item is string => typeof item === "string")) {
+      issue(ctx, "not a list of strings");
+      return z.NEVER;
+    }
+    return parsed;
+  });
+}
+
+/** A string without whitespace (ids, names, paths). */
+function token(what: string) {
+  return z.string().refine((s) => s.length > 0 && !/\s/.test(s), `${what} must be non-empty without whitespace`);
+}
+
+function duplicates(items: string[]): string[] {
+  return [...new Set(items.filter((item, i) => items.indexOf(item) !== i))];
+}
+
+function checkItems(
+  items: string[],
+  ctx: RefineCtx,
+  opts: { nonEmpty?: string; item: (s: string) => string | undefined; sameKey?: (s: string) => string },
+): void {
+  if (opts.nonEmpty && items.length === 0) issue(ctx, opts.nonEmpty);
+  for (const item of items) {
+    const reason = opts.item(item);
+    if (reason) issue(ctx, `item ${JSON.stringify(item)} ${reason}`);
+  }
+  for (const dup of duplicates(items.map(opts.sameKey ?? ((s) => s)))) {
+    issue(ctx, `${JSON.stringify(dup)} is listed more than once`);
+  }
+}
+
+// [registry[:port]/]path[:tag][@sha256:digest], path components lowercase (Docker's reference grammar).
+const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const IMAGE_REF = new RegExp(
+  `^(?:[A-Za-z0-9.-]+(?::\\d+)?/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::\\w[\\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`,
+);
+
+export function imageRefProblem(ref: string): string | undefined {
+  if (ref.length === 0) return "is empty";
+  if (/\s/.test(ref)) return "contains whitespace";
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(ref)) return "is a URL; give the image reference without a scheme";
+  const at = ref.indexOf("@");
+  if (at >= 0 && !/^sha256:[a-f0-9]{64}$/.test(ref.slice(at + 1))) return "has a malformed digest";
+  return IMAGE_REF.test(ref) ? undefined : "is not an image reference";
+}
+
+function portProblem(port: string): string | undefined {
+  const match = /^(\d{1,5})\/(http|tcp)$/.exec(port);
+  if (!match) return "is not <port>/http or <port>/tcp";
+  const n = Number(match[1]);
+  return n >= 1 && n <= 65535 ? undefined : "has a port outside 1-65535";
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function splitEnv(item: string): [string, string] {
+  const eq = item.indexOf("=");
+  return eq < 0 ? [item, ""] : [item.slice(0, eq), item.slice(eq + 1)];
+}
+
+function checkEnv(items: string[], ctx: RefineCtx): void {
+  const names: string[] = [];
+  for (const item of items) {
+    const [name] = splitEnv(item);
+    if (!item.includes("=")) issue(ctx, `item ${JSON.stringify(item)} is not KEY=VALUE`);
+    else if (!ENV_NAME.test(name)) issue(ctx, `${JSON.stringify(name)} is not a valid env name (letters, digits, _)`);
+    else if (RESERVED_ENV[name]) issue(ctx, `${name} is reserved: ${RESERVED_ENV[name]}`);
+    names.push(name);
+  }
+  for (const dup of duplicates(names)) issue(ctx, `${dup} is set more than once`);
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.host.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Every key the program reads, with its schema and the help shown when it is wrong. */
+export function stackFields(project: string = PROJECT_NAME) {
+  const listFix = (key: string, example: string[]) =>
+    `edit Pulumi.<stack>.yaml: ${project}:${key}: ${JSON.stringify(example)}`;
+  return {
+    target: field(
+      { type: "string", expected: "runpod (local is not available yet)", fix: "pulumi config set target runpod" },
+      z
+        .string()
+        .transform((target, ctx) => {
+          if (target === "runpod") return "runpod" as const;
+          issue(ctx, target === "local" ? "the local target is not available yet" : "unknown target");
+          return z.NEVER;
+        })
+        .default("runpod"),
+    ),
+    "image.ref": field(
+      {
+        type: "string",
+        expected: "a prebuilt image reference such as ghcr.io/org/comfyui-steadydancer:0.1.0 or repo@sha256:<64 hex>",
+        fix: "pulumi config set image.ref ghcr.io/org/comfyui-steadydancer:0.1.0",
+      },
+      z.string({ error: "required (the image the pod runs)" }).superRefine((ref, ctx) => {
+        const reason = imageRefProblem(ref);
+        if (reason) issue(ctx, reason);
+      }),
+    ),
+    "pod.gpuTypes": field(
+      {
+        type: "array",
+        expected: "a non-empty list of RunPod GPU type ids, most preferred first, without repeats",
+        fix: listFix("pod.gpuTypes", DEFAULT_GPU_TYPES),
+      },
+      listText()
+        .superRefine((items, ctx) =>
+          checkItems(items, ctx, { nonEmpty: "the list is empty", item: (s) => (s.trim() ? undefined : "is blank") }),
+        )
+        .default(() => [...DEFAULT_GPU_TYPES]),
+    ),
+    "pod.gpuCount": field(
+      { type: "integer", expected: "an integer from 1 to 8 (GPUs per pod)", fix: "pulumi config set pod.gpuCount 1" },
+      intText(1, 8).default(1),
+    ),
+    "pod.cloud": field(
+      { type: "string", expected: "SECURE or COMMUNITY", fix: "pulumi config set pod.cloud SECURE" },
+      z.enum(["SECURE", "COMMUNITY"], "unknown cloud type").default("SECURE"),
+    ),
+    "pod.dataCenters": field(
+      {
+        type: "array",
+        expected: "a list of RunPod data center ids such as EU-RO-1 (empty = any)",
+        fix: listFix("pod.dataCenters", ["EU-RO-1", "US-KS-2"]),
+      },
+      listText()
+        .superRefine((items, ctx) =>
+          checkItems(items, ctx, { item: (s) => (/^\S+$/.test(s) ? undefined : "is blank or has whitespace") }),
+        )
+        .default(() => []),
+    ),
+    "pod.containerDiskGb": field(
+      { type: "integer", expected: "an integer from 20 to 4096 (GB)", fix: "pulumi config set pod.containerDiskGb 60" },
+      intText(20, 4096).default(60),
+    ),
+    "pod.volumeGb": field(
+      {
+        type: "integer",
+        expected: `an integer from 10 to 4096 (GB; unset = ${DEFAULT_VOLUME_GB} GB unless pod.networkVolumeId is set)`,
+        fix: `pulumi config set pod.volumeGb ${DEFAULT_VOLUME_GB}`,
+        optional: true,
+      },
+      intText(10, 4096).optional(),
+    ),
+    "pod.networkVolumeId": field(
+      {
+        type: "string",
+        expected: "a RunPod network volume id (SECURE cloud only; excludes pod.volumeGb)",
+        fix: "pulumi config set pod.networkVolumeId <volume-id>",
+        optional: true,
+      },
+      token("the id").optional(),
+    ),
+    "pod.volumeMountPath": field(
+      {
+        type: "string",
+        expected: "an absolute path such as /workspace",
+        fix: "pulumi config set pod.volumeMountPath /workspace",
+      },
+      token("the path")
+        .refine((p) => p.startsWith("/") && p.length > 1, "is not an absolute path below /")
+        .default("/workspace"),
+    ),
+    "pod.ports": field(
+      {
+        type: "array",
+        expected: `a list of "<1-65535>/http" or "<1-65535>/tcp", including ${COMFYUI_PORT}/http`,
+        fix: listFix("pod.ports", DEFAULT_PORTS),
+      },
+      listText()
+        .superRefine((items, ctx) => {
+          // A port number may be declared once, whatever its protocol.
+          checkItems(items, ctx, { item: portProblem, sameKey: (p) => `port ${p.split("/")[0] ?? p}` });
+          if (!items.includes(`${COMFYUI_PORT}/http`)) {
+            issue(ctx, `${COMFYUI_PORT}/http is missing: ComfyUI is reached through it`);
+          }
+        })
+        .default(() => [...DEFAULT_PORTS]),
+    ),
+    "pod.env": field(
+      {
+        type: "array",
+        expected: "a list of KEY=VALUE strings with distinct, valid names (not HF_TOKEN)",
+        fix: listFix("pod.env", ["COMFYUI_ARGS=--lowvram"]),
+      },
+      listText()
+        .superRefine(checkEnv)
+        .transform((items) => Object.fromEntries(items.map(splitEnv)))
+        .default(() => ({})),
+    ),
+    "pod.readyTimeoutMinutes": field(
+      {
+        type: "integer",
+        expected: "an integer from 1 to 240 (minutes)",
+        fix: "pulumi config set pod.readyTimeoutMinutes 20",
+      },
+      intText(1, 240).default(20),
+    ),
+    "pod.deleteOnFailure": field(
+      {
+        type: "boolean",
+        expected: "true or false (false keeps a pod that failed to start, for debugging)",
+        fix: "pulumi config set pod.deleteOnFailure true",
+      },
+      boolText().default(true),
+    ),
+    "pod.createBeforeDelete": field(
+      {
+        type: "boolean",
+        expected: "true or false (true starts the new pod before deleting the old one: briefly two GPUs)",
+        fix: "pulumi config set pod.createBeforeDelete false",
+      },
+      boolText().default(false),
+    ),
+    "registry.username": field(
+      {
+        type: "string",
+        expected: "the container registry user, together with registry.password",
+        fix: "pulumi config set registry.username <user>",
+        optional: true,
+      },
+      token("the user name").optional(),
+    ),
+    "registry.password": field(
+      {
+        type: "string",
+        expected: "a secret: the registry password or token, together with registry.username",
+        fix: "pulumi config set --secret registry.password <password>",
+        secret: true,
+        optional: true,
+      },
+      z.string().optional(),
+    ),
+    hfToken: field(
+      {
+        type: "string",
+        expected: "a secret: a Hugging Face token for gated model downloads",
+        fix: "pulumi config set --secret hfToken <token>",
+        secret: true,
+        optional: true,
+      },
+      z.string().optional(),
+    ),
+    [API_KEY]: field(
+      {
+        type: "string",
+        expected: "a secret: the RunPod API key (config runpod:apiKey or env RUNPOD_API_KEY)",
+        fix: "pulumi config set --secret runpod:apiKey <key> (or export RUNPOD_API_KEY)",
+        secret: true,
+      },
+      z.string({ error: "required, and RUNPOD_API_KEY is not set either" }),
+    ),
+    [API_URL]: field(
+      {
+        type: "string",
+        expected: "an http(s) URL (default https://api.runpod.io/v2)",
+        fix: "pulumi config rm runpod:apiUrl (or pulumi config set runpod:apiUrl https://api.runpod.io/v2)",
+        optional: true,
+      },
+      z.string().refine(isHttpUrl, "is not an http(s) URL").optional(),
+    ),
+  };
+}
+
+type Infos = Record<string, KeyInfo | undefined>;
+type ShapeOf<F extends Record<string, Field<z.ZodType>>> = { [K in keyof F]: F[K]["schema"] };
+
+function shapeOf<F extends Record<string, Field<z.ZodType>>>(fields: F): ShapeOf<F> {
+  return Object.fromEntries(Object.entries(fields).map(([key, f]) => [key, f.schema])) as ShapeOf<F>;
+}
+
+/** The one schema of the stack config: flat config keys in, the typed StackConfig out. */
+export function stackConfigSchema(project: string = PROJECT_NAME) {
+  return z
+    .object(shapeOf(stackFields(project)))
+    .strict()
+    .superRefine(
+      (v, ctx) => {
+        // Runs even when single keys failed (`when`), so cross-key problems are reported in the same pass.
+        // A failed key is present but holds no usable value: test presence, and types before use.
+        const volumeGb = v["pod.volumeGb"] !== undefined;
+        const networkVolume = v["pod.networkVolumeId"] !== undefined;
+        if (volumeGb && networkVolume) {
+          issue(
+            ctx,
+            "set either pod.volumeGb (a pod volume) or pod.networkVolumeId (a network volume), not both",
+            "pod.networkVolumeId",
+            "pulumi config rm pod.volumeGb (or pulumi config rm pod.networkVolumeId)",
+          );
+        }
+        if (networkVolume && v["pod.cloud"] === "COMMUNITY") {
+          const fix = "pulumi config set pod.cloud SECURE";
+          issue(ctx, "network volumes attach to SECURE cloud pods only", "pod.cloud", fix);
+        }
+        const user = v["registry.username"] !== undefined;
+        const password = v["registry.password"] !== undefined;
+        if (user && !password) {
+          const message = "registry.username is set, so registry.password is needed too (both or neither)";
+          issue(ctx, message, "registry.password");
+        }
+        if (password && !user) {
+          const message = "registry.password is set, so registry.username is needed too (both or neither)";
+          issue(ctx, message, "registry.username");
+        }
+        const env: unknown = v["pod.env"];
+        const apiKey = v[API_KEY];
+        if (typeof apiKey === "string" && apiKey && env && typeof env === "object") {
+          for (const [name, value] of Object.entries(env)) {
+            if (value === apiKey) {
+              issue(ctx, `${name} carries the RunPod API key, which must never reach the pod`, "pod.env");
+            }
+          }
+        }
+      },
+      { when: () => true },
+    )
+    .transform((v) => ({
+      target: v.target,
+      image: { ref: v["image.ref"] },
+      pod: {
+        gpuTypes: v["pod.gpuTypes"],
+        gpuCount: v["pod.gpuCount"],
+        cloud: v["pod.cloud"],
+        dataCenters: v["pod.dataCenters"],
+        containerDiskGb: v["pod.containerDiskGb"],
+        volumeGb: v["pod.networkVolumeId"] === undefined ? (v["pod.volumeGb"] ?? DEFAULT_VOLUME_GB) : undefined,
+        networkVolumeId: v["pod.networkVolumeId"],
+        volumeMountPath: v["pod.volumeMountPath"],
+        ports: v["pod.ports"],
+        env: v["pod.env"],
+        readyTimeoutMinutes: v["pod.readyTimeoutMinutes"],
+        deleteOnFailure: v["pod.deleteOnFailure"],
+        createBeforeDelete: v["pod.createBeforeDelete"],
+      },
+      registry:
+        v["registry.username"] !== undefined && v["registry.password"] !== undefined
+          ? { username: v["registry.username"], password: pulumi.secret(v["registry.password"]) }
+          : undefined,
+      hfToken: v.hfToken === undefined ? undefined : pulumi.secret(v.hfToken),
+      // The API key is checked above but deliberately not passed on: it must never become a resource input.
+    }));
+}
+
+export type StackConfig = z.output<ReturnType<typeof stackConfigSchema>>;
+
+export type ParseResult = { ok: true; config: StackConfig } | { ok: false; problems: string[] };
+
+interface Collected {
+  input: Record<string, string>;
+  labels: Record<string, string>;
+  secret: Set<string>;
+  problems: string[];
+}
+
+/** Turns Pulumi's full keys into the schema's flat keys, applying the env fallbacks. */
+function collect(raw: RawStackConfig, project: string, infos: Infos): Collected {
+  const secretKeys = new Set(raw.secretKeys);
+  const out: Collected = { input: {}, labels: {}, secret: new Set(), problems: [] };
+  const prefix = `${project}:`;
+  const take = (key: string, fullKey: string, value: string | undefined, fromEnv?: string) => {
+    const info = infos[key];
+    if (value === undefined || (value === "" && (info?.optional || fromEnv))) return;
+    out.input[key] = value;
+    out.labels[key] = fromEnv ? `${fromEnv} (environment)` : fullKey;
+    if (info?.secret || secretKeys.has(fullKey)) out.secret.add(key);
+    if (info?.secret && !fromEnv && !secretKeys.has(fullKey)) {
+      out.problems.push(`${fullKey} = [secret]: is stored in plaintext. Expected ${info.expected}. Fix: ${info.fix}`);
+    }
+  };
+  for (const [fullKey, value] of Object.entries(raw.values)) {
+    if (fullKey.startsWith(prefix)) take(fullKey.slice(prefix.length), fullKey, value);
+  }
+  const env = raw.env ?? {};
+  for (const [key, envName] of [
+    [API_KEY, "RUNPOD_API_KEY"],
+    [API_URL, "RUNPOD_API_URL"],
+  ] as const) {
+    if (raw.values[key]) take(key, key, raw.values[key]);
+    else take(key, key, env[envName], envName);
+  }
+  return out;
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length] ?? 0;
+}
+
+/** The known key an unknown one most likely meant, if any is close. */
+export function closestKey(unknown: string, known: string[]): string | undefined {
+  const lower = unknown.toLowerCase();
+  const last = (k: string) => k.toLowerCase().split(/[.:]/).pop() ?? k;
+  const exact = known.find((k) => k.toLowerCase() === lower) ?? known.find((k) => last(k) === last(unknown));
+  if (exact) return exact;
+  let best: { key: string; distance: number } | undefined;
+  for (const key of known) {
+    const distance = editDistance(lower, key.toLowerCase());
+    if (!best || distance < best.distance) best = { key, distance };
+  }
+  return best && best.distance <= Math.max(2, Math.floor(unknown.length / 4)) ? best.key : undefined;
+}
+
+/** A value as the user wrote it: lists as their JSON text, anything else quoted. */
+function shown(value: string): string {
+  const text = value.length > 200 ? `${value.slice(0, 200)}…` : value;
+  return /^\[.*\]$/s.test(value) ? text : JSON.stringify(text);
+}
+
+/** Replaces every secret value in a problem line, whatever part of the line echoes it. */
+function redact(line: string, secrets: string[]): string {
+  // Very short strings would mangle the message; real secrets are longer than this.
+  return secrets.filter((s) => s.length >= 4).reduce((text, s) => text.split(s).join("[secret]"), line);
+}
+
+/** Validates the raw stack config. Pure: no Pulumi runtime needed (secrets become pulumi.secret Outputs). */
+export function parseStackConfig(raw: RawStackConfig): ParseResult {
+  const project = raw.project ?? PROJECT_NAME;
+  const fields = stackFields(project);
+  const infos: Infos = Object.fromEntries(Object.entries(fields).map(([key, f]) => [key, f.info]));
+  const collected = collect(raw, project, infos);
+  const { input, labels, secret } = collected;
+  const result = stackConfigSchema(project).safeParse(input);
+  if (result.success && collected.problems.length === 0) return { ok: true, config: result.data };
+
+  const line = (key: string, message: string, fix: string | undefined) => {
+    const label = labels[key] ?? (key.includes(":") ? key : `${project}:${key}`);
+    const value = input[key];
+    const head =
+      value === undefined ? `${label} is not set` : `${label} = ${secret.has(key) ? "[secret]" : shown(value)}`;
+    const expected = infos[key] ? ` Expected ${infos[key].expected}.` : "";
+    return `${head}: ${message}.${expected} Fix: ${fix ?? infos[key]?.fix ?? `pulumi config rm ${key}`}`;
+  };
+  const known = Object.keys(fields);
+  const problems = [...collected.problems];
+  for (const iss of result.success ? [] : result.error.issues) {
+    if (iss.code === "unrecognized_keys") {
+      for (const key of iss.keys) {
+        const guess = closestKey(key, known);
+        const hint = guess ? ` (did you mean ${guess}?)` : "";
+        const fix = `pulumi config rm ${key}${guess ? `, then ${infos[guess]?.fix}` : ""}`;
+        problems.push(line(key, `unknown key${hint}`, fix));
+      }
+      continue;
+    }
+    const key = String(iss.path[0] ?? "");
+    const params: unknown = iss.code === "custom" ? iss.params : undefined;
+    const fix = params && typeof params === "object" && "fix" in params ? params.fix : undefined;
+    problems.push(line(key, iss.message, typeof fix === "string" ? fix : undefined));
+  }
+  const secretValues = [...secret].map((k) => input[k] ?? "");
+  return { ok: false, problems: problems.map((p) => redact(p, secretValues)) };
+}
+
+/** Pulumi exports isConfigSecret at runtime but marks it internal in its typings. */
+function secretKeysOf(values: Record<string, string>): string[] {
+  const runtime = pulumi.runtime as typeof pulumi.runtime & { isConfigSecret?: (key: string) => boolean };
+  // Without the function, treat every key as secret: values stay hidden and no plaintext warning is raised.
+  const isSecret = runtime.isConfigSecret ?? (() => true);
+  return Object.keys(values).filter((key) => isSecret(key));
+}
+
+/** Reads and validates the live stack config; throws one error listing every problem. */
+export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
+  const values = pulumi.runtime.allConfig();
+  const result = parseStackConfig({
+    values,
+    secretKeys: secretKeysOf(values),
+    env: { RUNPOD_API_KEY: env.RUNPOD_API_KEY, RUNPOD_API_URL: env.RUNPOD_API_URL },
+    project: pulumi.getProject(),
+  });
+  if (!result.ok) {
+    const count = result.problems.length === 1 ? "1 problem" : `${result.problems.length} problems`;
+    throw new pulumi.RunError(
+      `The stack configuration has ${count}; nothing was created:\n${result.problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
+  }
+  return result.config;
+}

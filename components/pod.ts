@@ -1,0 +1,111 @@
+// GpuPod: one RunPod GPU pod running the ComfyUI image, with optional private-registry credentials.
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { Pod, Registry } from "../runpod";
+
+/** The port ComfyUI listens on inside the image; RunPod's proxy serves it over https. */
+export const COMFYUI_PORT = 8188;
+
+export interface GpuPodArgs {
+  /** Image reference to run (tag or digest). */
+  image: pulumi.Input<string>;
+  /** RunPod GPU type ids, most preferred first. */
+  gpuTypes: string[];
+  gpuCount: number;
+  cloud: "SECURE" | "COMMUNITY";
+  /** Allowed data centers; empty = any. */
+  dataCenters: string[];
+  containerDiskGb: number;
+  /** Pod volume size; leave unset when a network volume is attached. */
+  volumeGb?: number;
+  networkVolumeId?: string;
+  volumeMountPath: string;
+  /** "<port>/http" or "<port>/tcp"; must include COMFYUI_PORT/http. */
+  ports: string[];
+  env: Record<string, pulumi.Input<string>>;
+  /** Hugging Face token; reaches the pod as the secret env HF_TOKEN. */
+  hfToken?: pulumi.Input<string>;
+  /** Credentials of a private registry holding the image. */
+  registry?: { username: pulumi.Input<string>; password: pulumi.Input<string> };
+  readyTimeoutMinutes: number;
+  /** Remove a pod that fails to become ready (false keeps it for debugging). */
+  deleteOnFailure: boolean;
+  /** On replacement, create the new pod before deleting the old one (briefly pays for two). */
+  createBeforeDelete: boolean;
+}
+
+export class GpuPod extends pulumi.ComponentResource {
+  public readonly comfyUrl: pulumi.Output<string>;
+  public readonly podId: pulumi.Output<string>;
+  public readonly sshCommand: pulumi.Output<string | null>;
+  public readonly costPerHour: pulumi.Output<number>;
+  public readonly gpuType: pulumi.Output<string>;
+
+  constructor(name: string, args: GpuPodArgs, opts?: pulumi.ComponentResourceOptions) {
+    const comfyPort = `${COMFYUI_PORT}/http`;
+    if (!args.ports.includes(comfyPort)) {
+      throw new Error(`GpuPod ${name}: ports must include ${comfyPort}, the port ComfyUI is reached through`);
+    }
+    super("steadydancer:runpod:GpuPod", name, {}, opts);
+
+    const suffix = new random.RandomString(
+      `${name}-suffix`,
+      { length: 6, lower: true, upper: false, numeric: true, special: false },
+      { parent: this },
+    );
+    const podName = pulumi.interpolate`steadydancer-${pulumi.getStack()}-${suffix.result}`;
+
+    const registry = args.registry
+      ? new Registry(
+          `${name}-registry`,
+          { name: podName, username: args.registry.username, password: pulumi.secret(args.registry.password) },
+          { parent: this },
+        )
+      : undefined;
+
+    const pod = new Pod(
+      `${name}-pod`,
+      {
+        name: podName,
+        image: args.image,
+        gpuTypeIds: args.gpuTypes,
+        gpuCount: args.gpuCount,
+        cloud: args.cloud,
+        dataCenterIds: args.dataCenters,
+        containerDiskGb: args.containerDiskGb,
+        volumeGb: args.volumeGb,
+        networkVolumeId: args.networkVolumeId,
+        volumeMountPath: args.volumeMountPath,
+        ports: args.ports,
+        env: podEnv(args.env, args.hfToken),
+        registryId: registry?.registryId,
+        readyTimeoutSeconds: args.readyTimeoutMinutes * 60,
+        deleteOnFailure: args.deleteOnFailure,
+        createBeforeDelete: args.createBeforeDelete,
+      },
+      { parent: this, deleteBeforeReplace: !args.createBeforeDelete },
+    );
+
+    this.comfyUrl = pod.httpUrls.apply((urls) => {
+      const url = urls[String(COMFYUI_PORT)];
+      if (!url) throw new Error(`pod ${name} reports no https URL for port ${COMFYUI_PORT}`);
+      return url;
+    });
+    this.podId = pod.podId;
+    this.sshCommand = pod.sshCommand;
+    this.costPerHour = pod.costPerHour;
+    this.gpuType = pod.gpuTypeId;
+    this.registerOutputs({
+      comfyUrl: this.comfyUrl,
+      podId: this.podId,
+      sshCommand: this.sshCommand,
+      costPerHour: this.costPerHour,
+      gpuType: this.gpuType,
+    });
+  }
+}
+
+/** The pod's env; with a token the whole map becomes secret, so HF_TOKEN is never stored in plaintext. */
+function podEnv(env: Record<string, pulumi.Input<string>>, hfToken: pulumi.Input<string> | undefined) {
+  return pulumi.output(hfToken === undefined ? env : { ...env, HF_TOKEN: pulumi.secret(hfToken) });
+}

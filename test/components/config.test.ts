@@ -1,0 +1,389 @@
+import * as assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  PROJECT_NAME,
+  loadStackConfig,
+  parseStackConfig,
+  stackFields,
+  type RawStackConfig,
+  type StackConfig,
+} from "../../components/config";
+import { MockRecorder, installMocks, unwrap } from "../helpers/pulumiMocks";
+
+const P = `${PROJECT_NAME}:`;
+const IMAGE = "ghcr.io/org/comfyui-steadydancer:0.1.0";
+const FAKE_API_KEY = "rpa_FAKEKEY_do_not_leak_0123456789";
+const ROOT = path.resolve(__dirname, "../../..");
+
+/** A raw config with the given project keys (short names), plus an API key from the environment. */
+function raw(values: Record<string, string>, opts: Partial<RawStackConfig> = {}): RawStackConfig {
+  const full = Object.fromEntries(Object.entries(values).map(([k, v]) => [k.includes(":") ? k : P + k, v]));
+  return { values: full, secretKeys: [], env: { RUNPOD_API_KEY: FAKE_API_KEY }, ...opts };
+}
+
+function parseOk(r: RawStackConfig): StackConfig {
+  const result = parseStackConfig(r);
+  if (!result.ok) assert.fail(`expected a valid config, got:\n${result.problems.join("\n")}`);
+  return result.config;
+}
+
+function problemsOf(r: RawStackConfig): string[] {
+  const result = parseStackConfig(r);
+  if (result.ok) assert.fail("expected problems, the config was accepted");
+  return result.problems;
+}
+
+/** The one problem about `label`; fails when there is none. */
+function problemFor(problems: string[], label: string): string {
+  const found = problems.filter((p) => p.startsWith(`${label} `));
+  assert.ok(found.length > 0, `no problem names ${label}:\n${problems.join("\n")}`);
+  return found.join("\n");
+}
+
+describe("stack config", function () {
+  this.timeout(10000);
+
+  before(async () => {
+    await installMocks(new MockRecorder());
+  });
+
+  describe("parseStackConfig", () => {
+    it("applies every default to a minimal config", () => {
+      const config = parseOk(raw({ "image.ref": IMAGE }));
+      assert.equal(config.target, "runpod");
+      assert.deepEqual(config.image, { ref: IMAGE });
+      assert.deepEqual(config.pod, {
+        gpuTypes: ["NVIDIA L40S", "NVIDIA RTX 6000 Ada Generation", "NVIDIA A100 80GB PCIe"],
+        gpuCount: 1,
+        cloud: "SECURE",
+        dataCenters: [],
+        containerDiskGb: 60,
+        volumeGb: 100,
+        networkVolumeId: undefined,
+        volumeMountPath: "/workspace",
+        ports: ["8188/http", "22/tcp"],
+        env: {},
+        readyTimeoutMinutes: 20,
+        deleteOnFailure: true,
+        createBeforeDelete: false,
+      });
+      assert.equal(config.registry, undefined);
+      assert.equal(config.hfToken, undefined);
+      assert.ok(!("apiKey" in config) && !JSON.stringify(config).includes(FAKE_API_KEY), "the API key is not part of the config");
+    });
+
+    it("reads integers, booleans and lists from their JSON text", () => {
+      const config = parseOk(
+        raw({
+          "image.ref": `ghcr.io/org/img@sha256:${"a".repeat(64)}`,
+          "pod.gpuTypes": '["NVIDIA A100 80GB PCIe","NVIDIA L40S"]',
+          "pod.gpuCount": "2",
+          "pod.cloud": "COMMUNITY",
+          "pod.dataCenters": '["EU-RO-1"]',
+          "pod.containerDiskGb": "80",
+          "pod.volumeGb": "200",
+          "pod.ports": '["8188/http","22/tcp","8888/http"]',
+          "pod.env": '["COMFYUI_ARGS=--lowvram --port=1","EMPTY="]',
+          "pod.readyTimeoutMinutes": "45",
+          "pod.deleteOnFailure": "false",
+          "pod.createBeforeDelete": "true",
+        }),
+      );
+      assert.deepEqual(config.pod.gpuTypes, ["NVIDIA A100 80GB PCIe", "NVIDIA L40S"]);
+      assert.equal(config.pod.gpuCount, 2);
+      assert.equal(config.pod.cloud, "COMMUNITY");
+      assert.equal(config.pod.volumeGb, 200);
+      assert.deepEqual(config.pod.env, { COMFYUI_ARGS: "--lowvram --port=1", EMPTY: "" });
+      assert.equal(config.pod.readyTimeoutMinutes, 45);
+      assert.equal(config.pod.deleteOnFailure, false);
+      assert.equal(config.pod.createBeforeDelete, true);
+    });
+
+    it("gives a network volume instead of the default pod volume", () => {
+      const config = parseOk(raw({ "image.ref": IMAGE, "pod.networkVolumeId": "vol-abc123" }));
+      assert.equal(config.pod.networkVolumeId, "vol-abc123");
+      assert.equal(config.pod.volumeGb, undefined);
+    });
+
+    const badInputs: [key: string, value: string, reason: RegExp][] = [
+      ["target", "local", /not available yet/],
+      ["target", "aws", /unknown target/],
+      ["image.ref", "http://ghcr.io/org/img:1", /URL/],
+      ["image.ref", "ghcr.io/org/img :1", /whitespace/],
+      ["image.ref", "repo@sha256:abc", /digest/],
+      ["image.ref", "Not/An/Image!", /not an image reference/],
+      ["pod.gpuTypes", "[]", /empty/],
+      ["pod.gpuTypes", "NVIDIA L40S", /not a list/],
+      ["pod.gpuTypes", '["NVIDIA L40S","NVIDIA L40S"]', /more than once/],
+      ["pod.gpuCount", "two", /not a whole number/],
+      ["pod.gpuCount", "9", /out of range/],
+      ["pod.cloud", "PRIVATE", /unknown cloud/],
+      ["pod.dataCenters", '["EU RO 1"]', /whitespace/],
+      ["pod.containerDiskGb", "10", /out of range/],
+      ["pod.volumeGb", "5", /out of range/],
+      ["pod.volumeMountPath", "workspace", /absolute/],
+      ["pod.ports", '["8188/http","22/udp"]', /<port>\/http or <port>\/tcp/],
+      ["pod.ports", '["8188/http","70000/tcp"]', /outside 1-65535/],
+      ["pod.ports", '["22/tcp"]', /8188\/http is missing: ComfyUI is reached through it/],
+      ["pod.ports", '["8188/http","8188/tcp"]', /more than once/],
+      ["pod.env", '["NOVALUE"]', /not KEY=VALUE/],
+      ["pod.env", '["1BAD=x"]', /not a valid env name/],
+      ["pod.env", '["A=1","A=2"]', /A is set more than once/],
+      ["pod.env", '["HF_TOKEN=x"]', /HF_TOKEN is reserved.*hfToken/],
+      ["pod.readyTimeoutMinutes", "0", /out of range/],
+      ["pod.deleteOnFailure", "yes", /not true or false/],
+      ["pod.createBeforeDelete", "1", /not true or false/],
+    ];
+    for (const [key, value, reason] of badInputs) {
+      it(`rejects ${key} = ${value} naming the key, the value, the expected form and a fix`, () => {
+        const problem = problemFor(problemsOf(raw({ "image.ref": IMAGE, [key]: value })), `${P}${key}`);
+        const shown = value.startsWith("[") ? value : JSON.stringify(value);
+        assert.ok(problem.startsWith(`${P}${key} = ${shown}: `), problem);
+        assert.match(problem, reason);
+        assert.match(problem, /Expected .+\. Fix: (pulumi config|edit Pulumi\.<stack>\.yaml)/);
+      });
+    }
+
+    it("reports every problem at once", () => {
+      const problems = problemsOf(
+        raw(
+          {
+            "pod.gpuCount": "two",
+            "pod.cloud": "PRIVATE",
+            "pod.ports": '["22/tcp"]',
+            "pod.deleteOnFailure": "yes",
+            "pod.volumeGb": "20",
+            "pod.networkVolumeId": "vol-1",
+            "registry.username": "bot",
+            "pod.gpucount": "2",
+          },
+          { env: {} },
+        ),
+      );
+      for (const label of [
+        `${P}image.ref`,
+        `${P}pod.gpuCount`,
+        `${P}pod.cloud`,
+        `${P}pod.ports`,
+        `${P}pod.deleteOnFailure`,
+        `${P}pod.networkVolumeId`,
+        `${P}registry.password`,
+        `${P}pod.gpucount`,
+        "runpod:apiKey",
+      ]) {
+        problemFor(problems, label);
+      }
+      assert.equal(problems.length, 9, problems.join("\n"));
+    });
+
+    it("names unknown keys in the project namespace and suggests the intended one", () => {
+      const problems = problemsOf(raw({ "image.ref": IMAGE, "pod.gpucount": "2", gpuTypes: "[]", "totally.unrelated": "x" }));
+      assert.match(problemFor(problems, `${P}pod.gpucount`), /unknown key \(did you mean pod\.gpuCount\?\).*pulumi config rm pod\.gpucount/);
+      assert.match(problemFor(problems, `${P}gpuTypes`), /did you mean pod\.gpuTypes\?/);
+      assert.match(problemFor(problems, `${P}totally.unrelated`), /unknown key\./);
+      // Other namespaces belong to providers and Pulumi itself.
+      parseOk(raw({ "image.ref": IMAGE, "aws:region": "eu-west-1", "runpod:somethingElse": "x" }));
+    });
+
+    it("never prints secret values", () => {
+      const secrets = {
+        hf: "hf_SECRET_TOKEN_value_111",
+        password: "SECRET_registry_password_222",
+        oddSecret: "SECRET_in_a_secret_key_333",
+      };
+      const problems = problemsOf(
+        raw(
+          {
+            "image.ref": IMAGE,
+            hfToken: secrets.hf, // stored in plaintext: a problem, but the value stays hidden
+            "registry.password": secrets.password, // without a username
+            "pod.gpuCount": secrets.oddSecret, // an odd key marked secret
+            "pod.env": `["LEAK=${FAKE_API_KEY}"]`, // the API key must not reach the pod
+          },
+          { secretKeys: [`${P}registry.password`, `${P}pod.gpuCount`] },
+        ),
+      );
+      const text = problems.join("\n");
+      for (const s of [...Object.values(secrets), FAKE_API_KEY]) assert.ok(!text.includes(s), `a problem shows ${s}:\n${text}`);
+      assert.match(problemFor(problems, `${P}hfToken`), /= \[secret\]: is stored in plaintext.*pulumi config set --secret hfToken/);
+      assert.match(problemFor(problems, `${P}pod.gpuCount`), /= \[secret\]: not a whole number/);
+      assert.match(problemFor(problems, `${P}pod.env`), /LEAK carries the RunPod API key/);
+    });
+
+    it("takes registry credentials together or not at all", async () => {
+      const both = parseOk(
+        raw({ "image.ref": IMAGE, "registry.username": "bot", "registry.password": "pw-1234" }, { secretKeys: [`${P}registry.password`] }),
+      );
+      assert.equal(both.registry?.username, "bot");
+      assert.ok(both.registry && (await pulumi.isSecret(both.registry.password)), "the password is a secret Output");
+      assert.equal(both.registry && (await unwrap(both.registry.password)), "pw-1234");
+
+      assert.equal(parseOk(raw({ "image.ref": IMAGE })).registry, undefined);
+
+      const onlyUser = problemsOf(raw({ "image.ref": IMAGE, "registry.username": "bot" }));
+      assert.match(problemFor(onlyUser, `${P}registry.password`), /is not set: .*both or neither.*pulumi config set --secret registry\.password/);
+      const onlyPassword = problemsOf(
+        raw({ "image.ref": IMAGE, "registry.password": "pw-1234" }, { secretKeys: [`${P}registry.password`] }),
+      );
+      assert.match(problemFor(onlyPassword, `${P}registry.username`), /is not set: .*both or neither/);
+    });
+
+    it("exposes the HF token only as a secret Output", async () => {
+      const config = parseOk(raw({ "image.ref": IMAGE, hfToken: "hf_tok_4567" }, { secretKeys: [`${P}hfToken`] }));
+      assert.ok(config.hfToken && (await pulumi.isSecret(config.hfToken)));
+      assert.equal(config.hfToken && (await unwrap(config.hfToken)), "hf_tok_4567");
+    });
+
+    it("rejects a pod volume together with a network volume, and a network volume on COMMUNITY cloud", () => {
+      const problems = problemsOf(
+        raw({ "image.ref": IMAGE, "pod.volumeGb": "50", "pod.networkVolumeId": "vol-1", "pod.cloud": "COMMUNITY" }),
+      );
+      assert.match(problemFor(problems, `${P}pod.networkVolumeId`), /either pod\.volumeGb .* or pod\.networkVolumeId .*not both/);
+      assert.match(problemFor(problems, `${P}pod.cloud`), /SECURE cloud pods only/);
+    });
+
+    it("requires a RunPod API key from config or environment", () => {
+      const none = problemsOf(raw({ "image.ref": IMAGE }, { env: {} }));
+      assert.match(problemFor(none, "runpod:apiKey"), /is not set: .*RUNPOD_API_KEY.*pulumi config set --secret runpod:apiKey/);
+      assert.equal(none.length, 1);
+
+      parseOk(raw({ "image.ref": IMAGE }, { env: { RUNPOD_API_KEY: FAKE_API_KEY } }));
+      parseOk(raw({ "image.ref": IMAGE, "runpod:apiKey": FAKE_API_KEY }, { env: {}, secretKeys: ["runpod:apiKey"] }));
+
+      const plaintext = problemsOf(raw({ "image.ref": IMAGE, "runpod:apiKey": FAKE_API_KEY }, { env: {} }));
+      assert.match(problemFor(plaintext, "runpod:apiKey"), /= \[secret\]: is stored in plaintext/);
+      assert.ok(!plaintext.join("\n").includes(FAKE_API_KEY));
+    });
+
+    it("requires runpod:apiUrl (or RUNPOD_API_URL), when set, to be an http(s) URL", () => {
+      parseOk(raw({ "image.ref": IMAGE, "runpod:apiUrl": "http://127.0.0.1:8080/v2" }));
+      parseOk(raw({ "image.ref": IMAGE }, { env: { RUNPOD_API_KEY: FAKE_API_KEY, RUNPOD_API_URL: "https://api.runpod.io/v2" } }));
+      for (const bad of ["ftp://api.runpod.io", "api.runpod.io/v2", "https://"]) {
+        const problems = problemsOf(raw({ "image.ref": IMAGE, "runpod:apiUrl": bad }));
+        assert.match(problemFor(problems, "runpod:apiUrl"), /not an http\(s\) URL/);
+      }
+      const fromEnv = problemsOf(raw({ "image.ref": IMAGE }, { env: { RUNPOD_API_KEY: FAKE_API_KEY, RUNPOD_API_URL: "localhost" } }));
+      assert.match(problemFor(fromEnv, "RUNPOD_API_URL (environment)"), /= "localhost": is not an http\(s\) URL/);
+    });
+  });
+
+  describe("loadStackConfig", () => {
+    let savedEnv: { key?: string | undefined; url?: string | undefined };
+
+    before(() => {
+      savedEnv = { key: process.env.RUNPOD_API_KEY, url: process.env.RUNPOD_API_URL };
+      delete process.env.RUNPOD_API_KEY;
+      delete process.env.RUNPOD_API_URL;
+    });
+
+    after(() => {
+      for (const [name, value] of [
+        ["RUNPOD_API_KEY", savedEnv.key],
+        ["RUNPOD_API_URL", savedEnv.url],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      pulumi.runtime.setAllConfig({});
+    });
+
+    it("reads the live config, honouring which keys are secret", async () => {
+      pulumi.runtime.setAllConfig(
+        { [`${P}image.ref`]: IMAGE, [`${P}pod.gpuCount`]: "2", [`${P}hfToken`]: "hf_live_token", "runpod:apiKey": FAKE_API_KEY },
+        [`${P}hfToken`, "runpod:apiKey"],
+      );
+      const config = loadStackConfig();
+      assert.equal(config.pod.gpuCount, 2);
+      assert.equal(config.hfToken && (await unwrap(config.hfToken)), "hf_live_token");
+    });
+
+    it("falls back to RUNPOD_API_KEY from the environment", () => {
+      pulumi.runtime.setAllConfig({ [`${P}image.ref`]: IMAGE });
+      assert.throws(() => loadStackConfig({}), /runpod:apiKey is not set/);
+      assert.equal(loadStackConfig({ RUNPOD_API_KEY: FAKE_API_KEY }).image.ref, IMAGE);
+    });
+
+    it("throws one RunError listing every problem", () => {
+      pulumi.runtime.setAllConfig({ [`${P}pod.gpuCount`]: "two", [`${P}pod.cloud`]: "PRIVATE" });
+      assert.throws(
+        () => loadStackConfig({}),
+        (err: unknown) => {
+          assert.ok(pulumi.RunError.isInstance(err), "a RunError, shown without a stack trace");
+          const message = err.message;
+          assert.match(message, /4 problems/);
+          for (const key of [`${P}image.ref`, `${P}pod.gpuCount`, `${P}pod.cloud`, "runpod:apiKey"]) {
+            assert.ok(message.includes(`  - ${key} `), `${key} missing from:\n${message}`);
+          }
+          return true;
+        },
+      );
+    });
+  });
+
+  describe("project files", () => {
+    const fields = stackFields();
+    const projectKeys = Object.keys(fields).filter((k) => !k.includes(":"));
+
+    it("Pulumi.yaml declares every project key that has a default or is required, with the schema's type", () => {
+      const declared = projectDeclarations(readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"));
+      const expected = projectKeys.filter((k) => !fields[k as keyof typeof fields].info.optional);
+      assert.deepEqual([...declared.keys()].sort(), expected.sort());
+      for (const [key, decl] of declared) {
+        assert.equal(decl.type, fields[key as keyof typeof fields].info.type, `type of ${key}`);
+      }
+    });
+
+    it("Pulumi.yaml's defaults give the same config as the schema's defaults", () => {
+      const declared = projectDeclarations(readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"));
+      // The engine hands defaults to the program as text: strings as is, the rest as JSON.
+      const defaults = Object.fromEntries(
+        [...declared]
+          .filter(([, d]) => d.default !== undefined)
+          .map(([k, d]) => [k, typeof d.default === "string" ? d.default : JSON.stringify(d.default)]),
+      );
+      assert.deepEqual(parseOk(raw({ ...defaults, "image.ref": IMAGE })), parseOk(raw({ "image.ref": IMAGE })));
+    });
+
+    it("Pulumi.dev.yaml is a valid stack config without secrets", () => {
+      const values = stackValues(readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8"));
+      assert.ok(values[`${P}image.ref`], "the example sets image.ref");
+      assert.ok(!Object.keys(values).some((k) => /password|token|apiKey/i.test(k)), "no secrets in the example");
+      parseOk({ values, secretKeys: [], env: { RUNPOD_API_KEY: FAKE_API_KEY } });
+    });
+  });
+});
+
+// Both project files keep their values in JSON-compatible flow style, so a line reader is enough here.
+function projectDeclarations(text: string): Map<string, { type?: string; default?: unknown }> {
+  const decls = new Map<string, { type?: string; default?: unknown }>();
+  let inConfig = false;
+  let current: { type?: string; default?: unknown } | undefined;
+  for (const line of text.split("\n")) {
+    if (/^\s*(#|$)/.test(line)) continue;
+    if (/^\S/.test(line)) {
+      inConfig = line.startsWith("config:");
+      continue;
+    }
+    const key = inConfig ? /^ {2}([\w.:]+):\s*$/.exec(line) : null;
+    if (key?.[1]) decls.set(key[1], (current = {}));
+    const prop = inConfig ? /^ {4}(type|default):\s*(.+)$/.exec(line) : null;
+    if (prop && current) {
+      if (prop[1] === "type") current.type = prop[2];
+      else current.default = JSON.parse(prop[2] ?? "null");
+    }
+  }
+  return decls;
+}
+
+function stackValues(text: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const match of text.matchAll(/^ {2}([\w.-]+:[\w.]+):\s*(.+)$/gm)) {
+    const [, key, value] = match;
+    if (!key || value === undefined) continue;
+    const parsed: unknown = JSON.parse(value);
+    values[key] = typeof parsed === "string" ? parsed : JSON.stringify(parsed);
+  }
+  return values;
+}
