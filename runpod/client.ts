@@ -40,6 +40,12 @@ interface RequestOptions {
   allowNotFound?: boolean;
 }
 
+export interface LogFollower {
+  /** True while the stream is open and delivering. */
+  isLive(): boolean;
+  close(): void;
+}
+
 export interface RunPodClient {
   getPod(id: string): Promise<ApiPod | null>;
   listPods(): Promise<ApiPod[]>;
@@ -55,7 +61,7 @@ export interface RunPodClient {
    * Follows the pod's log stream (SSE) and calls `onLine` for each new line, until `close()`.
    * Best effort: any failure just ends the stream, since callers also poll.
    */
-  followLogs(id: string, onLine: (source: string, line: string) => void): { close(): void };
+  followLogs(id: string, onLine: (source: string, line: string) => void): LogFollower;
   /** Number of HTTP requests sent so far (for benchmarks). */
   requestCount(): number;
 }
@@ -264,6 +270,7 @@ export function createClient(settings: ClientSettings): RunPodClient {
     },
     followLogs(id, onLine) {
       const controller = new AbortController();
+      let live = false;
       // The stream never ends on its own; it is bounded by the caller's close() and by this
       // deadline for the response headers.
       const headerTimer = setTimeout(() => controller.abort(), timeoutMs);
@@ -283,6 +290,7 @@ export function createClient(settings: ClientSettings): RunPodClient {
             controller.abort();
             return;
           }
+          live = true;
           let buffer = "";
           stream.on("data", (chunk: Buffer) => {
             buffer += chunk.toString("utf8");
@@ -299,11 +307,18 @@ export function createClient(settings: ClientSettings): RunPodClient {
               if (parsed.success) onLine(parsed.data.source ?? "", parsed.data.line ?? "");
             }
           });
-          stream.on("error", () => undefined);
+          const ended = () => {
+            live = false;
+          };
+          stream.on("error", ended);
+          stream.on("end", ended);
+          stream.on("close", ended);
         })
         .catch(() => clearTimeout(headerTimer));
       return {
+        isLive: () => live,
         close() {
+          live = false;
           clearTimeout(headerTimer);
           controller.abort();
         },

@@ -42,9 +42,17 @@ function eventWaker() {
 
 export type WaitResult = { ready: true; pod: ApiPod } | { ready: false; pod: ApiPod; reason: string };
 
-/** Poll delays grow from 1 s to 30 s; a change of state drops back to fast polling, since the next one is near. */
-export function nextDelayMs(previousMs: number, stateChanged: boolean): number {
-  if (stateChanged) return 1000;
+export type PollPhase = "starting" | "finishing";
+
+/**
+ * The next poll delay. While the log stream narrates state changes, polling is only a slow fallback
+ * (5 s doubling to 60 s). Without the stream it backs off from 1 s to 30 s. Once the pod is RUNNING
+ * but its container or ports are not reported yet, nothing announces the last step, so it polls every
+ * 2 s for 20 s, then backs off to 30 s.
+ */
+export function nextDelayMs(previousMs: number, phase: PollPhase, phaseMs: number, eventsLive: boolean): number {
+  if (phase === "finishing") return phaseMs < 20_000 ? 2000 : Math.min(Math.max(previousMs * 2, 2000), 30_000);
+  if (eventsLive) return Math.min(Math.max(previousMs * 2, 5000), 60_000);
   return Math.min(Math.max(previousMs * 2, 1000), 30_000);
 }
 
@@ -65,7 +73,7 @@ export async function waitUntilReady(
     waker.notify();
   });
   try {
-    return await pollUntilReady(client, first, inputs, log, (ms) => waker.sleep(ms));
+    return await pollUntilReady(client, first, inputs, log, (ms) => waker.sleep(ms), () => logs.isLive());
   } finally {
     logs.close();
   }
@@ -77,6 +85,7 @@ async function pollUntilReady(
   inputs: PodInputs,
   log: (message: string) => void,
   pause: (ms: number) => Promise<void>,
+  eventsLive: () => boolean,
 ): Promise<WaitResult> {
   const started = Date.now();
   const deadline = started + inputs.readyTimeoutSeconds * 1000;
@@ -84,6 +93,8 @@ async function pollUntilReady(
   let lastReason = "";
   let delay = 0;
   let lastHeartbeat = started;
+  let phase: PollPhase = "starting";
+  let phaseStarted = started;
   for (;;) {
     const readiness = podReadiness(pod, inputs.ports);
     const elapsed = Math.round((Date.now() - started) / 1000);
@@ -98,7 +109,13 @@ async function pollUntilReady(
       lastHeartbeat = Date.now();
     }
     lastReason = readiness.reason;
-    delay = nextDelayMs(delay, changed);
+    const nowPhase: PollPhase = pod.status === "RUNNING" ? "finishing" : "starting";
+    if (nowPhase !== phase) {
+      phase = nowPhase;
+      phaseStarted = Date.now();
+      delay = 0;
+    }
+    delay = nextDelayMs(delay, phase, Date.now() - phaseStarted, eventsLive());
     const remaining = deadline - Date.now();
     if (remaining <= 0) {
       return {
