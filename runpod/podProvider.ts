@@ -15,6 +15,7 @@ import {
   refreshedOutputs,
   type Candidate,
 } from "./podLogic";
+import { watchInterrupts, type InterruptWatch } from "./interrupts";
 import { abandonPod, partialFailure, waitUntilReady } from "./podWait";
 import { clientFor, configureProvider, progressLogger } from "./providerSettings";
 import { podInputsSchema, type ApiPod, type PodInputs, type PodOutputs } from "./schemas";
@@ -65,10 +66,18 @@ async function createForCandidate(
   }
 }
 
-async function createPod(client: RunPodClient, inputs: PodInputs, log: (message: string) => void): Promise<ApiPod> {
+async function createPod(
+  client: RunPodClient,
+  inputs: PodInputs,
+  log: (message: string) => void,
+  interrupts: InterruptWatch,
+): Promise<ApiPod> {
   const skipped: string[] = [];
   let lastBadRequest: string | undefined;
   for (const candidate of placementCandidates(inputs)) {
+    if (interrupts.signal) {
+      throw runPodError({ kind: "notReady", message: `Interrupted (${interrupts.signal}) before a pod was placed; nothing was created.` });
+    }
     try {
       const pod = await createForCandidate(client, inputs, candidate, log);
       log(`created pod ${pod.id}: ${describeCandidate(candidate)}${pod.dataCenterId ? ` → ${pod.dataCenterId}` : ""}`);
@@ -125,16 +134,21 @@ export const podProvider: pulumi.dynamic.ResourceProvider<Record<string, unknown
     const inputs = parseInputs(raw);
     const client = clientFor(this);
     const log = progressLogger(inputs.name);
-    const pod = await createPod(client, inputs, log);
-    let result;
+    const interrupts = watchInterrupts(log);
     try {
-      result = await waitUntilReady(client, pod, inputs, log);
-    } catch (error) {
-      // The wait itself broke (e.g. the key was revoked): never leave the pod we made untracked.
-      return abandonPod(client, pod, inputs, `waiting failed: ${(error as Error).message}`, log);
+      const pod = await createPod(client, inputs, log, interrupts);
+      let result;
+      try {
+        result = await waitUntilReady(client, pod, inputs, log, interrupts);
+      } catch (error) {
+        // The wait itself broke (e.g. the key was revoked): never leave the pod we made untracked.
+        return await abandonPod(client, pod, inputs, `waiting failed: ${(error as Error).message}`, log);
+      }
+      if (!result.ready) return await abandonPod(client, result.pod, inputs, result.reason, log);
+      return { id: pod.id, outs: podOutputs(inputs, result.pod, pod.gpu?.id) };
+    } finally {
+      interrupts.dispose();
     }
-    if (!result.ready) return abandonPod(client, result.pod, inputs, result.reason, log);
-    return { id: pod.id, outs: podOutputs(inputs, result.pod, pod.gpu?.id) };
   },
 
   async read(id, props) {
@@ -164,11 +178,17 @@ export const podProvider: pulumi.dynamic.ResourceProvider<Record<string, unknown
       pod = await client.updatePod(id, body);
     }
     if (diff.resets) {
-      const result = await waitUntilReady(client, pod, news, log);
-      if (!result.ready) {
-        throw partialFailure(id, podOutputs(news, result.pod, olds.gpuTypeId), `Pod ${id} did not come back after the update: ${result.reason}.`);
+      // The pod is already in state: on failure or interrupt it stays there, never deleted by an update.
+      const interrupts = watchInterrupts(log);
+      try {
+        const result = await waitUntilReady(client, pod, news, log, interrupts);
+        if (!result.ready) {
+          throw partialFailure(id, podOutputs(news, result.pod, olds.gpuTypeId), `Pod ${id} did not come back after the update: ${result.reason}.`);
+        }
+        pod = result.pod;
+      } finally {
+        interrupts.dispose();
       }
-      pod = result.pod;
     }
     return { outs: podOutputs(news, pod, olds.gpuTypeId) };
   },

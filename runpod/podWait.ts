@@ -3,6 +3,7 @@ import type { RunPodClient } from "./client";
 import { sleep } from "./client";
 import { isRunPodError, runPodError } from "./errors";
 import { podOutputs, podReadiness } from "./podLogic";
+import type { InterruptWatch } from "./interrupts";
 import type { ApiPod, PodInputs, PodOutputs } from "./schemas";
 
 /** After a log event, wait this long for the burst of lines to settle, then poll once. */
@@ -66,14 +67,20 @@ export async function waitUntilReady(
   first: ApiPod,
   inputs: PodInputs,
   log: (message: string) => void,
+  interrupts: InterruptWatch,
 ): Promise<WaitResult> {
   const waker = eventWaker();
   const logs = client.followLogs(first.id, (source, line) => {
     if (source === "system") log(`system: ${line}`);
     waker.notify();
   });
+  interrupts.onInterrupt(() => waker.notify());
   try {
-    return await pollUntilReady(client, first, inputs, log, (ms) => waker.sleep(ms), () => logs.isLive());
+    return await pollUntilReady(client, first, inputs, log, {
+      pause: (ms) => waker.sleep(ms),
+      eventsLive: () => logs.isLive(),
+      interrupted: () => interrupts.signal,
+    });
   } finally {
     logs.close();
   }
@@ -84,8 +91,7 @@ async function pollUntilReady(
   first: ApiPod,
   inputs: PodInputs,
   log: (message: string) => void,
-  pause: (ms: number) => Promise<void>,
-  eventsLive: () => boolean,
+  hooks: { pause: (ms: number) => Promise<void>; eventsLive: () => boolean; interrupted: () => string | undefined },
 ): Promise<WaitResult> {
   const started = Date.now();
   const deadline = started + inputs.readyTimeoutSeconds * 1000;
@@ -115,7 +121,7 @@ async function pollUntilReady(
       phaseStarted = Date.now();
       delay = 0;
     }
-    delay = nextDelayMs(delay, phase, Date.now() - phaseStarted, eventsLive());
+    delay = nextDelayMs(delay, phase, Date.now() - phaseStarted, hooks.eventsLive());
     const remaining = deadline - Date.now();
     if (remaining <= 0) {
       return {
@@ -124,7 +130,9 @@ async function pollUntilReady(
         reason: `the pod was not ready within ${inputs.readyTimeoutSeconds}s (last state: ${readiness.reason}); raise pod.readyTimeoutMinutes if the image is large`,
       };
     }
-    await pause(Math.min(delay, remaining));
+    await hooks.pause(Math.min(delay, remaining));
+    const signal = hooks.interrupted();
+    if (signal) return { ready: false, pod, reason: `the deployment was interrupted (${signal}) while the pod was starting` };
     try {
       const latest = await client.getPod(pod.id);
       if (!latest) return { ready: false, pod, reason: "the pod disappeared while starting (deleted outside Pulumi?)" };

@@ -252,6 +252,21 @@ for (const form of forms) {
       assert.equal(emulator.livePods().length, 0);
     });
 
+    it("an interrupt (Ctrl-C) while the pod boots terminates it before failing, and stops catching signals", async () => {
+      emulator.hangBoot();
+      const before = process.listenerCount("SIGINT");
+      const creating = created(pod, await checked(pod, podInputs()));
+      for (let i = 0; i < 100 && emulator.livePods().length === 0; i += 1) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(emulator.livePods().length, 1, "the pod exists while booting");
+      assert.equal(process.listenerCount("SIGINT"), before + 1, "the signal is caught while a pod is in flight");
+      process.emit("SIGINT", "SIGINT");
+      const error = await rejection(creating);
+      assert.match(error.message, /interrupted \(SIGINT\)/);
+      assert.match(error.message, /terminated, so nothing is left running or billed/);
+      assert.equal(emulator.livePods().length, 0);
+      assert.equal(process.listenerCount("SIGINT"), before, "default signal handling is back");
+    });
+
     serializedOnly("with deleteOnFailure=false keeps the failed pod and hands its id to Pulumi", async () => {
       emulator.failNextBoot("ERROR");
       const error = await rejection(pod.create(await checked(pod, podInputs({ deleteOnFailure: false }))));
