@@ -62,8 +62,6 @@ export interface RunPodClient {
    * Best effort: any failure just ends the stream, since callers also poll.
    */
   followLogs(id: string, onLine: (source: string, line: string) => void): LogFollower;
-  /** Number of HTTP requests sent so far (for benchmarks). */
-  requestCount(): number;
 }
 
 function safeJson(text: string): unknown {
@@ -162,7 +160,6 @@ export function createClient(settings: ClientSettings): RunPodClient {
     validateStatus: () => true,
     maxRedirects: 0,
   });
-  let sent = 0;
 
   async function send(method: Method, path: string, options: RequestOptions): Promise<AxiosResponse | null> {
     const idempotent = method === "GET" || method === "DELETE";
@@ -171,7 +168,6 @@ export function createClient(settings: ClientSettings): RunPodClient {
     for (;;) {
       let response: AxiosResponse;
       try {
-        sent += 1;
         response = await http.request({
           method,
           url: path,
@@ -274,7 +270,6 @@ export function createClient(settings: ClientSettings): RunPodClient {
       // The stream never ends on its own; it is bounded by the caller's close() and by this
       // deadline for the response headers.
       const headerTimer = setTimeout(() => controller.abort(), timeoutMs);
-      sent += 1;
       http
         .get(`/pods/${enc(id)}/logs`, {
           params: { tail: 0 },
@@ -324,6 +319,5 @@ export function createClient(settings: ClientSettings): RunPodClient {
         },
       };
     },
-    requestCount: () => sent,
   };
 }
