@@ -58,7 +58,7 @@ export class GpuPod extends pulumi.ComponentResource {
     const registry = args.registry
       ? new Registry(
           `${name}-registry`,
-          { name: podName, username: args.registry.username, password: pulumi.secret(args.registry.password) },
+          { name: podName, username: args.registry.username, password: args.registry.password },
           { parent: this },
         )
       : undefined;

@@ -43,7 +43,7 @@ function eventWaker() {
 
 export type WaitResult = { ready: true; pod: ApiPod } | { ready: false; pod: ApiPod; reason: string };
 
-export type PollPhase = "starting" | "finishing";
+type PollPhase = "starting" | "finishing";
 
 /**
  * The next poll delay. While the log stream narrates state changes, polling is only a slow fallback
@@ -51,7 +51,7 @@ export type PollPhase = "starting" | "finishing";
  * but its container or ports are not reported yet, nothing announces the last step, so it polls every
  * 2 s for 20 s, then backs off to 30 s.
  */
-export function nextDelayMs(previousMs: number, phase: PollPhase, phaseMs: number, eventsLive: boolean): number {
+function nextDelayMs(previousMs: number, phase: PollPhase, phaseMs: number, eventsLive: boolean): number {
   if (phase === "finishing") return phaseMs < 20_000 ? 2000 : Math.min(Math.max(previousMs * 2, 2000), 30_000);
   if (eventsLive) return Math.min(Math.max(previousMs * 2, 5000), 60_000);
   return Math.min(Math.max(previousMs * 2, 1000), 30_000);
