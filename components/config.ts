@@ -1,7 +1,10 @@
 // The stack configuration: every key the program reads, validated once with zod before anything is
 // created, reporting every problem at once with the key, the bad value and a command that fixes it.
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { MODEL_VARIANTS, loadModelManifest, minVramGbFor, type ModelManifest, type ModelVariant } from "./modelManifest";
 import { COMFYUI_PORT } from "./pod";
 
 export const PROJECT_NAME = "steadydancer-runpod";
@@ -16,7 +19,20 @@ const DEFAULT_VOLUME_GB = 100;
 const RESERVED_ENV: Record<string, string> = {
   HF_TOKEN: "comes from the hfToken secret (pulumi config set --secret hfToken <token>)",
   RUNPOD_API_KEY: "the RunPod API key never goes into the pod",
+  STEADYDANCER_VARIANT: "comes from model.variant (pulumi config set model.variant fp16)",
 };
+/** Build args the image keys set themselves; image.buildArgs may not override them. */
+const BUILD_ARGS_FROM_KEYS: Record<string, string> = {
+  ENABLE_FLASH_ATTN: "image.flashAttn",
+  ENABLE_MMPOSE: "image.mmpose",
+  BAKE_STEADYDANCER: "image.bakeModels",
+  STEADYDANCER_VARIANT: "model.variant",
+  BUILDKIT_INLINE_CACHE: "the image component (always 1, for the registry build cache)",
+};
+/** Build-arg names that look like credentials: build args persist in the image's history. */
+const SECRET_LIKE_NAME = /TOKEN|SECRET|PASSWORD|KEY/i;
+/** Workflows the checks CLI knows by name; anything else is a file path. */
+const BUILTIN_WORKFLOWS = ["smoke", "steadydancer"] as const;
 
 /** The config value as Pulumi hands it to the program: strings, with lists/numbers/booleans as JSON text. */
 export interface RawStackConfig {
@@ -28,9 +44,14 @@ export interface RawStackConfig {
   env?: { RUNPOD_API_KEY?: string | undefined; RUNPOD_API_URL?: string | undefined };
   /** The Pulumi project name (the namespace of the project keys); defaults to PROJECT_NAME. */
   project?: string;
+  /** Directory relative paths (checks.workflow, checks.assetsDir, checks.outDir) start from; default cwd. */
+  cwd?: string;
+  /** The model manifest (default VRAM minimum per variant); read from docker/models/manifest.json if absent. */
+  manifest?: ModelManifest;
 }
 
-export type ConfigType = "string" | "integer" | "boolean" | "array";
+/** "number" keys are optional only: Pulumi.yaml cannot declare that type. */
+export type ConfigType = "string" | "integer" | "number" | "boolean" | "array";
 
 export interface KeyInfo {
   type: ConfigType;
@@ -78,6 +99,21 @@ function boolText() {
     if (text === "true" || text === "false") return text === "true";
     issue(ctx, "not true or false");
     return z.NEVER;
+  });
+}
+
+function numberText(min: number, max: number) {
+  return z.string().transform((text, ctx) => {
+    const n = Number(text.trim());
+    if (text.trim() === "" || !Number.isFinite(n)) {
+      issue(ctx, "not a number");
+      return z.NEVER;
+    }
+    if (n < min || n > max) {
+      issue(ctx, `${n} is out of range`);
+      return z.NEVER;
+    }
+    return n;
   });
 }
 
@@ -162,6 +198,89 @@ function checkEnv(items: string[], ctx: RefineCtx): void {
   for (const dup of duplicates(names)) issue(ctx, `${dup} is set more than once`);
 }
 
+function checkBuildArgs(items: string[], ctx: RefineCtx): void {
+  const names: string[] = [];
+  for (const item of items) {
+    const [name] = splitEnv(item);
+    const setBy = BUILD_ARGS_FROM_KEYS[name];
+    if (!item.includes("=")) issue(ctx, `item ${JSON.stringify(item)} is not KEY=VALUE`);
+    else if (!ENV_NAME.test(name)) issue(ctx, `${JSON.stringify(name)} is not a valid build-arg name (letters, digits, _)`);
+    else if (SECRET_LIKE_NAME.test(name)) {
+      issue(
+        ctx,
+        `${name} looks like a credential: build args persist in the image; the Hugging Face token goes in as a BuildKit secret from hfToken`,
+        undefined,
+        "remove the item from image.buildArgs in Pulumi.<stack>.yaml, then pulumi config set --secret hfToken <token>",
+      );
+    } else if (setBy) issue(ctx, `${name} is set by ${setBy}, not through image.buildArgs`);
+    names.push(name);
+  }
+  for (const dup of duplicates(names)) issue(ctx, `${dup} is set more than once`);
+}
+
+/** Values of credential-like build args, hidden from every problem line like secrets. */
+function secretLikeBuildArgValues(text: string | undefined): string[] {
+  if (text === undefined) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(parsed)) return [];
+  return parsed
+    .filter((item): item is string => typeof item === "string")
+    .map(splitEnv)
+    .filter(([name, value]) => SECRET_LIKE_NAME.test(name) && value.length > 0)
+    .map(([, value]) => value);
+}
+
+/** Resolves checks.workflow: a built-in name as is, else the absolute path of an existing JSON object file. */
+function resolveWorkflow(value: string, cwd: string, ctx: RefineCtx): string {
+  if ((BUILTIN_WORKFLOWS as readonly string[]).includes(value)) return value;
+  const file = path.resolve(cwd, value);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    issue(ctx, `is neither ${BUILTIN_WORKFLOWS.join(" nor ")} nor an existing file (looked for ${file})`);
+    return z.NEVER;
+  }
+  if (!stat.isFile()) {
+    issue(ctx, `${file} is not a file`);
+    return z.NEVER;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch {
+    issue(ctx, `${file} is not valid JSON`);
+    return z.NEVER;
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+    issue(ctx, `${file} does not hold a JSON object (an API-format workflow maps node ids to nodes)`);
+    return z.NEVER;
+  }
+  return file;
+}
+
+function resolveDir(value: string, cwd: string, ctx: RefineCtx, mustExist: boolean): string {
+  const dir = path.resolve(cwd, value);
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(dir);
+  } catch {
+    stat = undefined;
+  }
+  if (mustExist && !stat) issue(ctx, `${dir} does not exist`);
+  else if (stat && !stat.isDirectory()) issue(ctx, `${dir} is not a directory`);
+  else return dir;
+  return z.NEVER;
+}
+
+// "Name: value" as an HTTP header line: a token name, a colon, a value without line breaks.
+const HEADER_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[ \t]*[^\s].*$/;
+
 function isHttpUrl(text: string): boolean {
   try {
     const url = new URL(text);
@@ -172,7 +291,7 @@ function isHttpUrl(text: string): boolean {
 }
 
 /** Every key the program reads, with its schema and the help shown when it is wrong. */
-export function stackFields(project: string = PROJECT_NAME) {
+export function stackFields(project: string = PROJECT_NAME, cwd: string = process.cwd()) {
   const listFix = (key: string, example: string[]) =>
     `edit Pulumi.<stack>.yaml: ${project}:${key}: ${JSON.stringify(example)}`;
   return {
@@ -190,13 +309,68 @@ export function stackFields(project: string = PROJECT_NAME) {
     "image.ref": field(
       {
         type: "string",
-        expected: "a prebuilt image reference such as ghcr.io/org/comfyui-steadydancer:0.1.0 or repo@sha256:<64 hex>",
+        expected:
+          "an image reference: with image.build true the repo:tag to build and push, such as " +
+          "ghcr.io/org/comfyui-steadydancer:0.1.0; with image.build false a prebuilt image (tag or repo@sha256:<64 hex>)",
         fix: "pulumi config set image.ref ghcr.io/org/comfyui-steadydancer:0.1.0",
       },
-      z.string({ error: "required (the image the pod runs)" }).superRefine((ref, ctx) => {
+      z.string({ error: "required (the image to build, or the prebuilt image to run)" }).superRefine((ref, ctx) => {
         const reason = imageRefProblem(ref);
         if (reason) issue(ctx, reason);
       }),
+    ),
+    "image.build": field(
+      {
+        type: "boolean",
+        expected: "true or false (true builds docker/ and pushes it to image.ref; false deploys image.ref as it is)",
+        fix: "pulumi config set image.build true",
+      },
+      boolText().default(true),
+    ),
+    "image.bakeModels": field(
+      {
+        type: "boolean",
+        expected: "true or false (true downloads the SteadyDancer weights into the image at build time)",
+        fix: "pulumi config set image.bakeModels false",
+      },
+      boolText().default(false),
+    ),
+    "image.flashAttn": field(
+      {
+        type: "boolean",
+        expected: "true or false (install flash-attn 2 into the image)",
+        fix: "pulumi config set image.flashAttn true",
+      },
+      boolText().default(true),
+    ),
+    "image.mmpose": field(
+      {
+        type: "boolean",
+        expected: "true or false (build mmcv and install mmpose for pose extraction)",
+        fix: "pulumi config set image.mmpose true",
+      },
+      boolText().default(true),
+    ),
+    "image.buildArgs": field(
+      {
+        type: "array",
+        expected:
+          "a list of KEY=VALUE Dockerfile ARG overrides such as COMFYUI_VERSION=v0.3.75, without credentials " +
+          `and without ${Object.keys(BUILD_ARGS_FROM_KEYS).join(", ")}`,
+        fix: listFix("image.buildArgs", ["COMFYUI_VERSION=v0.3.75"]),
+      },
+      listText()
+        .superRefine(checkBuildArgs)
+        .transform((items) => Object.fromEntries(items.map(splitEnv)))
+        .default(() => ({})),
+    ),
+    "model.variant": field(
+      {
+        type: "string",
+        expected: `one of ${MODEL_VARIANTS.join(", ")} (the SteadyDancer weights to use)`,
+        fix: "pulumi config set model.variant fp8",
+      },
+      z.enum(MODEL_VARIANTS, "unknown model variant").default("fp8"),
     ),
     "pod.gpuTypes": field(
       {
@@ -281,7 +455,7 @@ export function stackFields(project: string = PROJECT_NAME) {
     "pod.env": field(
       {
         type: "array",
-        expected: "a list of KEY=VALUE strings with distinct, valid names (not HF_TOKEN)",
+        expected: "a list of KEY=VALUE strings with distinct, valid names (not HF_TOKEN or STEADYDANCER_VARIANT)",
         fix: listFix("pod.env", ["COMFYUI_ARGS=--lowvram"]),
       },
       listText()
@@ -342,6 +516,98 @@ export function stackFields(project: string = PROJECT_NAME) {
       },
       z.string().optional(),
     ),
+    "checks.health": field(
+      {
+        type: "boolean",
+        expected: "true or false (after deploying, wait until ComfyUI answers /api/system_stats)",
+        fix: "pulumi config set checks.health true",
+      },
+      boolText().default(true),
+    ),
+    "checks.vram": field(
+      {
+        type: "boolean",
+        expected: "true or false (after deploying, check the GPU memory against checks.minVramGb)",
+        fix: "pulumi config set checks.vram true",
+      },
+      boolText().default(true),
+    ),
+    "checks.generate": field(
+      {
+        type: "boolean",
+        expected: "true or false (after deploying, run checks.workflow and validate the video; the expensive check)",
+        fix: "pulumi config set checks.generate true",
+      },
+      boolText().default(true),
+    ),
+    "checks.healthTimeoutMinutes": field(
+      {
+        type: "integer",
+        expected: "an integer from 1 to 240 (minutes the health check waits for ComfyUI)",
+        fix: "pulumi config set checks.healthTimeoutMinutes 20",
+      },
+      intText(1, 240).default(20),
+    ),
+    "checks.generateTimeoutMinutes": field(
+      {
+        type: "integer",
+        expected: "an integer from 1 to 480 (minutes the generation check may take)",
+        fix: "pulumi config set checks.generateTimeoutMinutes 30",
+      },
+      intText(1, 480).default(30),
+    ),
+    "checks.minVramGb": field(
+      {
+        type: "number",
+        expected: "a number of GB from 1 to 1024 (unset = the model manifest's minimum for model.variant)",
+        fix: "pulumi config set checks.minVramGb 24 (or pulumi config rm checks.minVramGb)",
+        optional: true,
+      },
+      numberText(1, 1024).optional(),
+    ),
+    "checks.workflow": field(
+      {
+        type: "string",
+        expected: `${BUILTIN_WORKFLOWS.join(", ")} or the path of an API-format workflow JSON file`,
+        fix: "pulumi config set checks.workflow smoke",
+      },
+      z
+        .string()
+        .transform((value, ctx) => resolveWorkflow(value, cwd, ctx))
+        .default("smoke"),
+    ),
+    "checks.assetsDir": field(
+      {
+        type: "string",
+        expected: "an existing directory with the workflow's input files (unset = the CLI's default next to the workflow)",
+        fix: "pulumi config set checks.assetsDir <dir> (or pulumi config rm checks.assetsDir)",
+        optional: true,
+      },
+      token("the path")
+        .transform((value, ctx) => resolveDir(value, cwd, ctx, true))
+        .optional(),
+    ),
+    "checks.outDir": field(
+      {
+        type: "string",
+        expected: "a directory for the generated video (created if missing)",
+        fix: "pulumi config set checks.outDir checks-output",
+      },
+      token("the path")
+        .transform((value, ctx) => resolveDir(value, cwd, ctx, false))
+        // prefault: the default goes through the transform too, so it is resolved against cwd.
+        .prefault("checks-output"),
+    ),
+    "checks.authHeader": field(
+      {
+        type: "string",
+        expected: 'a secret: one HTTP header line "Name: value" for a ComfyUI behind an authenticating proxy',
+        fix: 'pulumi config set --secret checks.authHeader "Authorization: Bearer <token>"',
+        secret: true,
+        optional: true,
+      },
+      z.string().refine((h) => HEADER_LINE.test(h), 'is not one "Name: value" header line').optional(),
+    ),
     [API_KEY]: field(
       {
         type: "string",
@@ -370,10 +636,31 @@ function shapeOf<F extends Record<string, Field<z.ZodType>>>(fields: F): ShapeOf
   return Object.fromEntries(Object.entries(fields).map(([key, f]) => [key, f.schema])) as ShapeOf<F>;
 }
 
+/** Where the schema reads files from: the base of relative paths and the model manifest. */
+export interface SchemaContext {
+  cwd?: string;
+  manifest?: () => ModelManifest;
+}
+
+function isModelVariant(value: unknown): value is ModelVariant {
+  return (MODEL_VARIANTS as readonly unknown[]).includes(value);
+}
+
+/** The manifest's VRAM minimum for a variant, or why it cannot be had. */
+function manifestMinVram(manifest: () => ModelManifest, variant: ModelVariant): { gb: number } | { error: string } {
+  try {
+    return { gb: minVramGbFor(manifest(), variant) };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message.split("\n")[0] ?? String(err) : String(err) };
+  }
+}
+
 /** The one schema of the stack config: flat config keys in, the typed StackConfig out. */
-export function stackConfigSchema(project: string = PROJECT_NAME) {
+export function stackConfigSchema(project: string = PROJECT_NAME, context: SchemaContext = {}) {
+  let cached: ModelManifest | undefined;
+  const manifest = context.manifest ?? (() => (cached ??= loadModelManifest()));
   return z
-    .object(shapeOf(stackFields(project)))
+    .object(shapeOf(stackFields(project, context.cwd)))
     .strict()
     .superRefine(
       (v, ctx) => {
@@ -403,6 +690,32 @@ export function stackConfigSchema(project: string = PROJECT_NAME) {
           const message = "registry.password is set, so registry.username is needed too (both or neither)";
           issue(ctx, message, "registry.username");
         }
+        const ref = v["image.ref"];
+        if (v["image.build"] === true && typeof ref === "string" && ref.includes("@")) {
+          issue(
+            ctx,
+            "cannot push to a digest: with image.build true, image.ref is the repo:tag to build and push",
+            "image.ref",
+            "pulumi config set image.ref ghcr.io/org/comfyui-steadydancer:0.1.0 (or pulumi config set image.build false to run that digest as it is)",
+          );
+        }
+        if (v["image.build"] === false) {
+          const fix = "pulumi config set image.build true (or leave the key unset)";
+          if (v["image.bakeModels"] === true) {
+            issue(ctx, "image.bakeModels needs image.build true: a prebuilt image is run as it is", "image.bakeModels", fix);
+          }
+          const extra: unknown = v["image.buildArgs"];
+          if (extra && typeof extra === "object" && Object.keys(extra).length > 0) {
+            issue(ctx, "image.buildArgs needs image.build true: a prebuilt image is run as it is", "image.buildArgs", fix);
+          }
+        }
+        const variant: unknown = v["model.variant"];
+        if (v["checks.minVramGb"] === undefined && isModelVariant(variant)) {
+          const min = manifestMinVram(manifest, variant);
+          if ("error" in min) {
+            issue(ctx, `has no default: the model manifest cannot be read (${min.error})`, "checks.minVramGb");
+          }
+        }
         const env: unknown = v["pod.env"];
         const apiKey = v[API_KEY];
         if (typeof apiKey === "string" && apiKey && env && typeof env === "object") {
@@ -417,7 +730,17 @@ export function stackConfigSchema(project: string = PROJECT_NAME) {
     )
     .transform((v) => ({
       target: v.target,
-      image: { ref: v["image.ref"] },
+      image: {
+        ref: v["image.ref"],
+        build: v["image.build"],
+        bakeModels: v["image.bakeModels"],
+        flashAttn: v["image.flashAttn"],
+        mmpose: v["image.mmpose"],
+        extraBuildArgs: v["image.buildArgs"],
+        // The token reaches the image build (as a BuildKit secret) only when weights are baked in.
+        hfToken: v["image.bakeModels"] && v.hfToken !== undefined ? pulumi.secret(v.hfToken) : undefined,
+      },
+      model: { variant: v["model.variant"] },
       pod: {
         gpuTypes: v["pod.gpuTypes"],
         gpuCount: v["pod.gpuCount"],
@@ -438,8 +761,27 @@ export function stackConfigSchema(project: string = PROJECT_NAME) {
           ? { username: v["registry.username"], password: pulumi.secret(v["registry.password"]) }
           : undefined,
       hfToken: v.hfToken === undefined ? undefined : pulumi.secret(v.hfToken),
+      checks: {
+        health: v["checks.health"],
+        vram: v["checks.vram"],
+        generate: v["checks.generate"],
+        healthTimeoutMinutes: v["checks.healthTimeoutMinutes"],
+        generateTimeoutMinutes: v["checks.generateTimeoutMinutes"],
+        minVramGb: v["checks.minVramGb"] ?? defaultMinVram(manifest, v["model.variant"]),
+        workflow: v["checks.workflow"],
+        assetsDir: v["checks.assetsDir"],
+        outDir: v["checks.outDir"],
+        authHeader: v["checks.authHeader"] === undefined ? undefined : pulumi.secret(v["checks.authHeader"]),
+      },
       // The API key is checked above but deliberately not passed on: it must never become a resource input.
     }));
+}
+
+/** Only called once superRefine has confirmed the manifest can be read. */
+function defaultMinVram(manifest: () => ModelManifest, variant: ModelVariant): number {
+  const min = manifestMinVram(manifest, variant);
+  if ("error" in min) throw new Error(min.error);
+  return min.gb;
 }
 
 export type StackConfig = z.output<ReturnType<typeof stackConfigSchema>>;
@@ -527,7 +869,9 @@ export function parseStackConfig(raw: RawStackConfig): ParseResult {
   const infos: Infos = Object.fromEntries(Object.entries(fields).map(([key, f]) => [key, f.info]));
   const collected = collect(raw, project, infos);
   const { input, labels, secret } = collected;
-  const result = stackConfigSchema(project).safeParse(input);
+  const given = raw.manifest;
+  const context: SchemaContext = { cwd: raw.cwd ?? process.cwd(), ...(given ? { manifest: () => given } : {}) };
+  const result = stackConfigSchema(project, context).safeParse(input);
   if (result.success && collected.problems.length === 0) return { ok: true, config: result.data };
 
   const line = (key: string, message: string, fix: string | undefined) => {
@@ -555,7 +899,7 @@ export function parseStackConfig(raw: RawStackConfig): ParseResult {
     const fix = params && typeof params === "object" && "fix" in params ? params.fix : undefined;
     problems.push(line(key, iss.message, typeof fix === "string" ? fix : undefined));
   }
-  const secretValues = [...secret].map((k) => input[k] ?? "");
+  const secretValues = [...[...secret].map((k) => input[k] ?? ""), ...secretLikeBuildArgValues(input["image.buildArgs"])];
   return { ok: false, problems: problems.map((p) => redact(p, secretValues)) };
 }
 

@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { Pod, Registry } from "../runpod";
+import type { ModelVariant } from "./modelManifest";
 
 /** The port ComfyUI listens on inside the image; RunPod's proxy serves it over https. */
 export const COMFYUI_PORT = 8188;
@@ -23,6 +24,8 @@ export interface GpuPodArgs {
   /** "<port>/http" or "<port>/tcp"; must include COMFYUI_PORT/http. */
   ports: string[];
   env: Record<string, pulumi.Input<string>>;
+  /** SteadyDancer weights the pod uses: env STEADYDANCER_VARIANT (a user's STEADYDANCER_VARIANT is overridden). */
+  modelVariant: ModelVariant;
   /** Hugging Face token; reaches the pod as the secret env HF_TOKEN. */
   hfToken?: pulumi.Input<string>;
   /** Credentials of a private registry holding the image. */
@@ -77,7 +80,7 @@ export class GpuPod extends pulumi.ComponentResource {
         networkVolumeId: args.networkVolumeId,
         volumeMountPath: args.volumeMountPath,
         ports: args.ports,
-        env: podEnv(args.env, args.hfToken),
+        env: podEnv(args, args.hfToken),
         registryId: registry?.registryId,
         readyTimeoutSeconds: args.readyTimeoutMinutes * 60,
         deleteOnFailure: args.deleteOnFailure,
@@ -105,7 +108,15 @@ export class GpuPod extends pulumi.ComponentResource {
   }
 }
 
-/** The pod's env; with a token the whole map becomes secret, so HF_TOKEN is never stored in plaintext. */
-function podEnv(env: Record<string, pulumi.Input<string>>, hfToken: pulumi.Input<string> | undefined) {
+/**
+ * The pod's env: models go under the volume (MODELS_DIR, which pod.env may override) in the chosen variant.
+ * With a token the whole map becomes secret, so HF_TOKEN is never stored in plaintext.
+ */
+function podEnv(args: Pick<GpuPodArgs, "env" | "modelVariant" | "volumeMountPath">, hfToken: pulumi.Input<string> | undefined) {
+  const env: Record<string, pulumi.Input<string>> = {
+    MODELS_DIR: `${args.volumeMountPath.replace(/\/+$/, "")}/models`,
+    ...args.env,
+    STEADYDANCER_VARIANT: args.modelVariant,
+  };
   return pulumi.output(hfToken === undefined ? env : { ...env, HF_TOKEN: pulumi.secret(hfToken) });
 }

@@ -1,19 +1,31 @@
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT_NAME } from "../components/config";
+import { loadModelManifest, minVramGbFor } from "../components/modelManifest";
 import {
+  CHECKS_TYPE,
+  COMFY_IMAGE_TYPE,
+  COMMAND_TYPE,
+  DOCKER_IMAGE_TYPE,
   GPU_POD_TYPE,
   MockRecorder,
   POD_TYPE,
   REGISTRY_TYPE,
   anyInputContains,
+  fakeDigest,
   installMocks,
+  plain,
   plaintextPaths,
+  settled,
   unwrap,
 } from "./helpers/pulumiMocks";
 
 const P = `${PROJECT_NAME}:`;
 const IMAGE = "ghcr.io/org/comfyui-steadydancer:0.1.0";
+const REPO = "ghcr.io/org/comfyui-steadydancer";
+const DOCKERFILE = path.resolve(__dirname, "../../docker/Dockerfile");
 const FAKE_API_KEY = "rpa_FAKEKEY_do_not_leak_0123456789";
 const HF_TOKEN = "hf_FAKETOKEN_program_test_4242";
 const PROGRAM = require.resolve("../index");
@@ -65,44 +77,129 @@ describe("program (index.ts)", function () {
     assert.deepEqual(mocks.created, [], "no resource may be created from a bad config");
   });
 
-  it("with good config, creates the pod and exports its outputs", async () => {
-    pulumi.runtime.setAllConfig(
+  /** Project keys (short names) plus the API key, as a live stack would hold them. */
+  function setConfig(values: Record<string, string>, secrets: string[] = []): void {
+    const full = Object.fromEntries(Object.entries(values).map(([k, v]) => [k.includes(":") ? k : P + k, v]));
+    pulumi.runtime.setAllConfig({ ...full, "runpod:apiKey": FAKE_API_KEY }, [...secrets.map((k) => P + k), "runpod:apiKey"]);
+  }
+
+  async function outputsOf(program: typeof import("../index")) {
+    const outputs = {
+      imageRef: await unwrap(program.imageRef),
+      podId: await unwrap(program.podId),
+      comfyUrl: await unwrap(program.comfyUrl),
+      sshCommand: await unwrap(program.sshCommand),
+      costPerHour: await unwrap(program.costPerHour),
+      gpuType: await unwrap(program.gpuType),
+      healthCheck: await unwrap(program.healthCheck),
+      vramCheck: await unwrap(program.vramCheck),
+      generateCheck: await unwrap(program.generateCheck),
+    };
+    await settled();
+    return outputs;
+  }
+
+  const commands = () => mocks.ofType(COMMAND_TYPE);
+
+  it("with a prebuilt image, pins its digest, deploys the pod on it, checks it and exports every output", async () => {
+    setConfig(
       {
-        [`${P}image.ref`]: IMAGE,
-        [`${P}pod.gpuTypes`]: '["NVIDIA L40S","NVIDIA A100 80GB PCIe"]',
-        [`${P}pod.readyTimeoutMinutes`]: "30",
-        [`${P}registry.username`]: "org-bot",
-        [`${P}registry.password`]: "registry_pw_program_test",
-        [`${P}hfToken`]: HF_TOKEN,
-        "runpod:apiKey": FAKE_API_KEY,
+        "image.ref": IMAGE,
+        "image.build": "false",
+        "model.variant": "fp16",
+        "pod.gpuTypes": '["NVIDIA L40S","NVIDIA A100 80GB PCIe"]',
+        "pod.readyTimeoutMinutes": "30",
+        "registry.username": "org-bot",
+        "registry.password": "registry_pw_program_test",
+        hfToken: HF_TOKEN,
+        "checks.authHeader": "X-Proxy-Auth: SECRET_header_program_test",
       },
-      [`${P}registry.password`, `${P}hfToken`, "runpod:apiKey"],
+      ["registry.password", "hfToken", "checks.authHeader"],
     );
 
-    const program = await runProgram();
-    const [podId, comfyUrl, sshCommand, costPerHour, gpuType] = await Promise.all([
-      unwrap(program.podId),
-      unwrap(program.comfyUrl),
-      unwrap(program.sshCommand),
-      unwrap(program.costPerHour),
-      unwrap(program.gpuType),
-    ]);
+    const out = await outputsOf(await runProgram());
 
-    assert.equal(program.imageRef, IMAGE);
-    assert.equal(podId, "steadydancer-pod-id");
-    assert.equal(comfyUrl, "https://steadydancer-pod-id-8188.proxy.runpod.net");
-    assert.match(sshCommand ?? "", /^ssh /);
-    assert.equal(costPerHour, 0.86);
-    assert.equal(gpuType, "NVIDIA L40S");
+    const digestRef = `${REPO}@${fakeDigest(IMAGE)}`;
+    assert.equal(out.imageRef, digestRef);
+    assert.equal(out.podId, "steadydancer-pod-id");
+    assert.equal(out.comfyUrl, "https://steadydancer-pod-id-8188.proxy.runpod.net");
+    assert.match(out.sshCommand ?? "", /^ssh /);
+    assert.equal(out.costPerHour, 0.86);
+    assert.equal(out.gpuType, "NVIDIA L40S");
+    assert.equal(out.healthCheck?.check, "health");
+    assert.equal(out.vramCheck?.check, "vram");
+    assert.equal(out.generateCheck?.check, "generate");
 
+    assert.equal(mocks.only(COMFY_IMAGE_TYPE).name, "steadydancer");
     assert.equal(mocks.only(GPU_POD_TYPE).name, "steadydancer");
+    assert.equal(mocks.only(CHECKS_TYPE).name, "steadydancer");
+    assert.equal(mocks.ofType(DOCKER_IMAGE_TYPE).length, 0, "a prebuilt image is not built");
     const pod = mocks.only(POD_TYPE).inputs;
-    assert.equal(pod.image, IMAGE);
+    assert.equal(pod.image, digestRef, "the pod runs the digest, not the tag");
     assert.equal(pod.readyTimeoutSeconds, 30 * 60);
+    assert.equal((plain(pod.env) as Record<string, string>).STEADYDANCER_VARIANT, "fp16");
     assert.equal(mocks.only(REGISTRY_TYPE).inputs.username, "org-bot");
-    for (const secret of [HF_TOKEN, "registry_pw_program_test"]) {
+
+    assert.equal(commands().length, 3);
+    const vram = commands().find((c) => c.name === "steadydancer-vram");
+    const minVram = minVramGbFor(loadModelManifest(), "fp16");
+    assert.match(String(vram?.inputs.create), new RegExp(`--url https://steadydancer-pod-id-8188\\.proxy\\.runpod\\.net .*--min-vram-gb ${minVram}$`));
+    for (const c of commands()) assert.deepEqual(c.inputs.triggers, [digestRef, "steadydancer-pod-id"]);
+
+    for (const secret of [HF_TOKEN, "registry_pw_program_test", "SECRET_header_program_test"]) {
       assert.deepEqual(mocks.created.flatMap((r) => plaintextPaths(r.inputs, secret, r.name)), []);
     }
     assert.deepEqual(anyInputContains(mocks.created, FAKE_API_KEY), []);
+  });
+
+  it("keeps the checks' triggers while the image digest is unchanged, and changes them when it changes", async () => {
+    const triggersOfRun = async (digest?: string) => {
+      mocks = new MockRecorder();
+      if (digest) mocks.registryDigest = () => digest;
+      await installMocks(mocks);
+      setConfig({ "image.ref": IMAGE, "image.build": "false" });
+      await outputsOf(await runProgram());
+      return commands().map((c) => JSON.stringify(c.inputs.triggers));
+    };
+
+    const first = await triggersOfRun();
+    const again = await triggersOfRun();
+    assert.equal(first.length, 3);
+    assert.deepEqual(again, first, "same digest, same triggers: the checks do not re-run");
+    const rebuilt = await triggersOfRun(`sha256:${"f".repeat(64)}`);
+    assert.notDeepEqual(rebuilt, first, "a new digest re-runs every check");
+    assert.ok(rebuilt.every((t) => t.includes(`${REPO}@sha256:${"f".repeat(64)}`)));
+  });
+
+  it("creates no check commands when every check is switched off, and exports them as undefined", async () => {
+    setConfig({
+      "image.ref": `${REPO}@sha256:${"c".repeat(64)}`,
+      "image.build": "false",
+      "checks.health": "false",
+      "checks.vram": "false",
+      "checks.generate": "false",
+    });
+
+    const out = await outputsOf(await runProgram());
+
+    assert.equal(out.imageRef, `${REPO}@sha256:${"c".repeat(64)}`);
+    assert.deepEqual([out.healthCheck, out.vramCheck, out.generateCheck], [undefined, undefined, undefined]);
+    assert.deepEqual(commands(), []);
+  });
+
+  it("builds the image from docker/ by default and deploys the pushed digest", async function () {
+    if (!fs.existsSync(DOCKERFILE)) {
+      console.log(`      skipped: ${DOCKERFILE} is not in this checkout yet`);
+      this.skip();
+    }
+    setConfig({ "image.ref": IMAGE, "image.buildArgs": '["COMFYUI_VERSION=v0.3.75"]' });
+
+    const out = await outputsOf(await runProgram());
+
+    const build = mocks.only(DOCKER_IMAGE_TYPE).inputs.build as Record<string, unknown>;
+    assert.equal(build.context, path.dirname(DOCKERFILE));
+    assert.equal((build.args as Record<string, string>).COMFYUI_VERSION, "v0.3.75");
+    assert.equal(out.imageRef, `${REPO}@${fakeDigest(`built:${IMAGE}`)}`);
+    assert.equal(mocks.only(POD_TYPE).inputs.image, out.imageRef);
   });
 });

@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import {
@@ -10,6 +11,7 @@ import {
   type RawStackConfig,
   type StackConfig,
 } from "../../components/config";
+import { MODEL_VARIANTS, loadModelManifest, minVramGbFor, type ModelManifest } from "../../components/modelManifest";
 import { MockRecorder, installMocks, unwrap } from "../helpers/pulumiMocks";
 
 const P = `${PROJECT_NAME}:`;
@@ -20,7 +22,7 @@ const ROOT = path.resolve(__dirname, "../../..");
 /** A raw config with the given project keys (short names), plus an API key from the environment. */
 function raw(values: Record<string, string>, opts: Partial<RawStackConfig> = {}): RawStackConfig {
   const full = Object.fromEntries(Object.entries(values).map(([k, v]) => [k.includes(":") ? k : P + k, v]));
-  return { values: full, secretKeys: [], env: { RUNPOD_API_KEY: FAKE_API_KEY }, ...opts };
+  return { values: full, secretKeys: [], env: { RUNPOD_API_KEY: FAKE_API_KEY }, cwd: ROOT, ...opts };
 }
 
 function parseOk(r: RawStackConfig): StackConfig {
@@ -53,7 +55,28 @@ describe("stack config", function () {
     it("applies every default to a minimal config", () => {
       const config = parseOk(raw({ "image.ref": IMAGE }));
       assert.equal(config.target, "runpod");
-      assert.deepEqual(config.image, { ref: IMAGE });
+      assert.deepEqual(config.image, {
+        ref: IMAGE,
+        build: true,
+        bakeModels: false,
+        flashAttn: true,
+        mmpose: true,
+        extraBuildArgs: {},
+        hfToken: undefined,
+      });
+      assert.deepEqual(config.model, { variant: "fp8" });
+      assert.deepEqual(config.checks, {
+        health: true,
+        vram: true,
+        generate: true,
+        healthTimeoutMinutes: 20,
+        generateTimeoutMinutes: 30,
+        minVramGb: minVramGbFor(loadModelManifest(), "fp8"),
+        workflow: "smoke",
+        assetsDir: undefined,
+        outDir: path.join(ROOT, "checks-output"),
+        authHeader: undefined,
+      });
       assert.deepEqual(config.pod, {
         gpuTypes: ["NVIDIA L40S", "NVIDIA RTX 6000 Ada Generation", "NVIDIA A100 80GB PCIe"],
         gpuCount: 1,
@@ -78,6 +101,7 @@ describe("stack config", function () {
       const config = parseOk(
         raw({
           "image.ref": `ghcr.io/org/img@sha256:${"a".repeat(64)}`,
+          "image.build": "false",
           "pod.gpuTypes": '["NVIDIA A100 80GB PCIe","NVIDIA L40S"]',
           "pod.gpuCount": "2",
           "pod.cloud": "COMMUNITY",
@@ -135,6 +159,29 @@ describe("stack config", function () {
       ["pod.readyTimeoutMinutes", "0", /out of range/],
       ["pod.deleteOnFailure", "yes", /not true or false/],
       ["pod.createBeforeDelete", "1", /not true or false/],
+      ["pod.env", '["STEADYDANCER_VARIANT=fp16"]', /STEADYDANCER_VARIANT is reserved.*model\.variant/],
+      ["image.build", "yes", /not true or false/],
+      ["image.bakeModels", "1", /not true or false/],
+      ["image.flashAttn", "on", /not true or false/],
+      ["image.mmpose", "no", /not true or false/],
+      ["image.buildArgs", "COMFYUI_VERSION=v1", /not a list/],
+      ["image.buildArgs", '["COMFYUI_VERSION"]', /not KEY=VALUE/],
+      ["image.buildArgs", '["1X=2"]', /not a valid build-arg name/],
+      ["image.buildArgs", '["A=1","A=2"]', /A is set more than once/],
+      ["image.buildArgs", '["ENABLE_MMPOSE=false"]', /ENABLE_MMPOSE is set by image\.mmpose/],
+      ["image.buildArgs", '["STEADYDANCER_VARIANT=fp16"]', /STEADYDANCER_VARIANT is set by model\.variant/],
+      ["image.buildArgs", '["BUILDKIT_INLINE_CACHE=0"]', /BUILDKIT_INLINE_CACHE is set by the image component/],
+      ["model.variant", "int4", /unknown model variant/],
+      ["checks.health", "maybe", /not true or false/],
+      ["checks.vram", "0", /not true or false/],
+      ["checks.generate", "off", /not true or false/],
+      ["checks.healthTimeoutMinutes", "0", /out of range/],
+      ["checks.generateTimeoutMinutes", "half", /not a whole number/],
+      ["checks.minVramGb", "lots", /not a number/],
+      ["checks.minVramGb", "0.5", /out of range/],
+      ["checks.workflow", "no-such-workflow.json", /neither smoke nor steadydancer nor an existing file/],
+      ["checks.assetsDir", "no/such/dir", /does not exist/],
+      ["checks.outDir", "package.json", /is not a directory/],
     ];
     for (const [key, value, reason] of badInputs) {
       it(`rejects ${key} = ${value} naming the key, the value, the expected form and a fix`, () => {
@@ -266,6 +313,154 @@ describe("stack config", function () {
       }
       const fromEnv = problemsOf(raw({ "image.ref": IMAGE }, { env: { RUNPOD_API_KEY: FAKE_API_KEY, RUNPOD_API_URL: "localhost" } }));
       assert.match(problemFor(fromEnv, "RUNPOD_API_URL (environment)"), /= "localhost": is not an http\(s\) URL/);
+    });
+  });
+
+  describe("image, model and checks keys", () => {
+    let tmp: string;
+
+    before(() => {
+      tmp = mkdtempSync(path.join(os.tmpdir(), "config-test-"));
+    });
+
+    after(() => rmSync(tmp, { recursive: true, force: true }));
+
+    it("refuses to build into a digest reference, but deploys one prebuilt", () => {
+      const digestRef = `ghcr.io/org/img@sha256:${"b".repeat(64)}`;
+      const problem = problemFor(problemsOf(raw({ "image.ref": digestRef })), `${P}image.ref`);
+      assert.match(problem, /cannot push to a digest/);
+      assert.match(problem, /Fix: pulumi config set image\.ref .*pulumi config set image\.build false/);
+      const prebuilt = parseOk(raw({ "image.ref": digestRef, "image.build": "false" }));
+      assert.equal(prebuilt.image.build, false);
+      assert.equal(prebuilt.image.ref, digestRef);
+    });
+
+    it("rejects build-only settings when nothing is built", () => {
+      const problems = problemsOf(
+        raw({ "image.ref": IMAGE, "image.build": "false", "image.bakeModels": "true", "image.buildArgs": '["COMFYUI_VERSION=v1"]' }),
+      );
+      assert.match(problemFor(problems, `${P}image.bakeModels`), /needs image\.build true.*Fix: pulumi config set image\.build true/);
+      assert.match(problemFor(problems, `${P}image.buildArgs`), /needs image\.build true/);
+      assert.equal(problems.length, 2, problems.join("\n"));
+    });
+
+    it("reads the build switches and the extra build args", () => {
+      const config = parseOk(
+        raw({
+          "image.ref": IMAGE,
+          "image.bakeModels": "true",
+          "image.flashAttn": "false",
+          "image.mmpose": "false",
+          "image.buildArgs": '["COMFYUI_VERSION=v0.3.75","WANVIDEOWRAPPER_REF=abc=def"]',
+          "model.variant": "gguf-q8_0",
+        }),
+      );
+      assert.equal(config.image.bakeModels, true);
+      assert.equal(config.image.flashAttn, false);
+      assert.equal(config.image.mmpose, false);
+      assert.deepEqual(config.image.extraBuildArgs, { COMFYUI_VERSION: "v0.3.75", WANVIDEOWRAPPER_REF: "abc=def" });
+      assert.equal(config.model.variant, "gguf-q8_0");
+    });
+
+    it("keeps credentials out of build args, without printing the value given", () => {
+      const leaked = "hf_VALUE_typed_into_buildArgs_999";
+      for (const name of ["HF_TOKEN", "AWS_SECRET_ACCESS_KEY", "registry_password", "API_KEY"]) {
+        const problems = problemsOf(raw({ "image.ref": IMAGE, "image.buildArgs": `["${name}=${leaked}"]` }));
+        const problem = problemFor(problems, `${P}image.buildArgs`);
+        assert.match(problem, new RegExp(`${name} looks like a credential: build args persist in the image; the Hugging Face token goes in as a BuildKit secret from hfToken`));
+        assert.match(problem, /Fix: .*pulumi config set --secret hfToken/);
+        assert.ok(!problems.join("\n").includes(leaked), `the value is shown:\n${problems.join("\n")}`);
+      }
+    });
+
+    it("hands the HF token to the image build only when models are baked, and always as a secret", async () => {
+      const secretKeys = [`${P}hfToken`];
+      const baking = parseOk(raw({ "image.ref": IMAGE, "image.bakeModels": "true", hfToken: "hf_bake_1234" }, { secretKeys }));
+      assert.ok(baking.image.hfToken && (await pulumi.isSecret(baking.image.hfToken)), "a secret Output");
+      assert.equal(baking.image.hfToken && (await unwrap(baking.image.hfToken)), "hf_bake_1234");
+      const notBaking = parseOk(raw({ "image.ref": IMAGE, hfToken: "hf_bake_1234" }, { secretKeys }));
+      assert.equal(notBaking.image.hfToken, undefined, "a runtime-download image gets no token at build time");
+      assert.ok(notBaking.hfToken, "the pod still gets it");
+      parseOk(raw({ "image.ref": IMAGE, "image.bakeModels": "true" })); // public weights need no token
+    });
+
+    it("defaults checks.minVramGb to the manifest's minimum of model.variant", () => {
+      const manifest = loadModelManifest();
+      for (const variant of MODEL_VARIANTS) {
+        const config = parseOk(raw({ "image.ref": IMAGE, "model.variant": variant }));
+        assert.equal(config.checks.minVramGb, minVramGbFor(manifest, variant), variant);
+      }
+      const custom: ModelManifest = {
+        ...manifest,
+        variants: { ...manifest.variants, fp16: { ...manifest.variants.fp16, minVramGb: 77 } },
+      };
+      assert.equal(parseOk(raw({ "image.ref": IMAGE, "model.variant": "fp16" }, { manifest: custom })).checks.minVramGb, 77);
+      assert.equal(parseOk(raw({ "image.ref": IMAGE, "checks.minVramGb": "20.5" })).checks.minVramGb, 20.5);
+    });
+
+    it("says so when the manifest needed for the VRAM default cannot be read", () => {
+      const broken = {} as ModelManifest; // a manifest without variants: minVramGbFor throws
+      const problem = problemFor(problemsOf(raw({ "image.ref": IMAGE }, { manifest: broken })), `${P}checks.minVramGb`);
+      assert.match(problem, /is not set: has no default: the model manifest cannot be read/);
+      assert.match(problem, /Fix: pulumi config set checks\.minVramGb 24/);
+      parseOk(raw({ "image.ref": IMAGE, "checks.minVramGb": "24" }, { manifest: broken }));
+    });
+
+    it("reads the check switches and timeouts", () => {
+      const config = parseOk(
+        raw({
+          "image.ref": IMAGE,
+          "checks.health": "false",
+          "checks.vram": "true",
+          "checks.generate": "false",
+          "checks.healthTimeoutMinutes": "45",
+          "checks.generateTimeoutMinutes": "90",
+          "checks.workflow": "steadydancer",
+        }),
+      );
+      assert.deepEqual(
+        [config.checks.health, config.checks.vram, config.checks.generate, config.checks.healthTimeoutMinutes, config.checks.generateTimeoutMinutes],
+        [false, true, false, 45, 90],
+      );
+      assert.equal(config.checks.workflow, "steadydancer");
+    });
+
+    it("resolves a workflow file, assets and output folder against the project directory, and checks them", () => {
+      mkdirSync(path.join(tmp, "assets"));
+      writeFileSync(path.join(tmp, "mine.json"), JSON.stringify({ "1": { class_type: "EmptyImage", inputs: {} } }));
+      writeFileSync(path.join(tmp, "broken.json"), "{ not json");
+      writeFileSync(path.join(tmp, "list.json"), "[]");
+      const config = parseOk(
+        raw({ "image.ref": IMAGE, "checks.workflow": "mine.json", "checks.assetsDir": "assets", "checks.outDir": "out/videos" }, { cwd: tmp }),
+      );
+      assert.equal(config.checks.workflow, path.join(tmp, "mine.json"));
+      assert.equal(config.checks.assetsDir, path.join(tmp, "assets"));
+      assert.equal(config.checks.outDir, path.join(tmp, "out/videos"));
+
+      const problem = (workflow: string) =>
+        problemFor(problemsOf(raw({ "image.ref": IMAGE, "checks.workflow": workflow }, { cwd: tmp })), `${P}checks.workflow`);
+      assert.match(problem("broken.json"), /broken\.json is not valid JSON/);
+      assert.match(problem("list.json"), /does not hold a JSON object/);
+      assert.match(problem("assets"), /assets is not a file/);
+      assert.match(problem("missing.json"), new RegExp(`looked for ${path.join(tmp, "missing.json").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+      assert.match(problem("missing.json"), /Fix: pulumi config set checks\.workflow smoke/);
+    });
+
+    it("takes checks.authHeader only as a secret header line, never printing it", async () => {
+      const header = "Authorization: Bearer SECRET_proxy_token_777";
+      const secretKeys = [`${P}checks.authHeader`];
+      const config = parseOk(raw({ "image.ref": IMAGE, "checks.authHeader": header }, { secretKeys }));
+      assert.ok(config.checks.authHeader && (await pulumi.isSecret(config.checks.authHeader)));
+      assert.equal(config.checks.authHeader && (await unwrap(config.checks.authHeader)), header);
+
+      const plaintext = problemsOf(raw({ "image.ref": IMAGE, "checks.authHeader": header }));
+      assert.match(problemFor(plaintext, `${P}checks.authHeader`), /= \[secret\]: is stored in plaintext.*pulumi config set --secret checks\.authHeader/);
+      for (const bad of ["Bearer SECRET_no_name_777", "Authorization:", "X-Auth: a\r\nInjected: SECRET_b"]) {
+        const problems = problemsOf(raw({ "image.ref": IMAGE, "checks.authHeader": bad }, { secretKeys }));
+        assert.match(problemFor(problems, `${P}checks.authHeader`), /= \[secret\]: is not one "Name: value" header line/);
+        assert.ok(!problems.join("\n").includes("SECRET_"), problems.join("\n"));
+      }
+      assert.ok(!plaintext.join("\n").includes("SECRET_proxy_token_777"));
     });
   });
 

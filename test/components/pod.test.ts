@@ -32,6 +32,7 @@ function podArgs(overrides: Partial<GpuPodArgs> = {}): GpuPodArgs {
     volumeMountPath: "/workspace",
     ports: ["8188/http", "22/tcp"],
     env: { COMFYUI_ARGS: "--lowvram" },
+    modelVariant: "fp8",
     readyTimeoutMinutes: 20,
     deleteOnFailure: true,
     createBeforeDelete: false,
@@ -101,11 +102,29 @@ describe("GpuPod", function () {
     assert.equal(inputs.networkVolumeId, undefined);
     assert.equal(inputs.volumeMountPath, "/workspace");
     assert.deepEqual(inputs.ports, ["8188/http", "22/tcp"]);
-    assert.deepEqual(inputs.env, { COMFYUI_ARGS: "--lowvram" });
+    assert.deepEqual(inputs.env, { COMFYUI_ARGS: "--lowvram", MODELS_DIR: "/workspace/models", STEADYDANCER_VARIANT: "fp8" });
     assert.equal(inputs.readyTimeoutSeconds, 20 * 60);
     assert.equal(inputs.deleteOnFailure, true);
     assert.equal(inputs.createBeforeDelete, false);
     assert.equal(inputs.registryId, undefined);
+  });
+
+  it("tells the image which model variant to load and puts the models on the volume", async () => {
+    const gpu = new GpuPod(
+      "variant",
+      podArgs({
+        modelVariant: "gguf-q4_k_m",
+        volumeMountPath: "/runpod-volume/",
+        env: { STEADYDANCER_VARIANT: "fp16", EXTRA: "1" },
+      }),
+    );
+    const custom = new GpuPod("modelsdir", podArgs({ env: { MODELS_DIR: "/mnt/models" } }));
+    await Promise.all([unwrap(gpu.podId), unwrap(custom.podId)]);
+
+    const env = (name: string) => mocks.created.find((r) => r.type === POD_TYPE && r.name === name)?.inputs.env;
+    // The variant arg wins over a stray env entry (config rejects one anyway); MODELS_DIR follows the mount path.
+    assert.deepEqual(env("variant-pod"), { EXTRA: "1", MODELS_DIR: "/runpod-volume/models", STEADYDANCER_VARIANT: "gguf-q4_k_m" });
+    assert.deepEqual(env("modelsdir-pod"), { MODELS_DIR: "/mnt/models", STEADYDANCER_VARIANT: "fp8" });
   });
 
   it("deletes the old pod before creating its replacement unless createBeforeDelete is set", async () => {
@@ -169,7 +188,7 @@ describe("GpuPod", function () {
 
     const env = mocks.only(POD_TYPE).inputs.env;
     assert.ok(pulumi.runtime.isRpcSecret(env), "env carrying HF_TOKEN must be a secret");
-    assert.deepEqual(plain(env), { COMFYUI_ARGS: "--lowvram", HF_TOKEN });
+    assert.deepEqual(plain(env), { COMFYUI_ARGS: "--lowvram", MODELS_DIR: "/workspace/models", STEADYDANCER_VARIANT: "fp8", HF_TOKEN });
     assert.deepEqual(mocks.created.flatMap((r) => plaintextPaths(r.inputs, HF_TOKEN, r.name)), []);
     const outputs = [gpu.comfyUrl, gpu.podId, gpu.sshCommand, gpu.gpuType];
     assert.deepEqual(await Promise.all(outputs.map((o) => pulumi.isSecret(o))), [false, false, false, false]);

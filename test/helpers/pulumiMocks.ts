@@ -1,5 +1,6 @@
 // Shared Pulumi mock helpers: a recorder of created resources with computed outputs, an unwrap helper,
 // and scanners for secrets in recorded inputs.
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 
@@ -7,7 +8,28 @@ export const POD_TYPE = "pulumi-nodejs:dynamic/runpod:Pod";
 export const REGISTRY_TYPE = "pulumi-nodejs:dynamic/runpod:Registry";
 export const RANDOM_STRING_TYPE = "random:index/randomString:RandomString";
 export const GPU_POD_TYPE = "steadydancer:runpod:GpuPod";
+export const COMFY_IMAGE_TYPE = "steadydancer:image:ComfyImage";
+export const CHECKS_TYPE = "steadydancer:checks:DeploymentChecks";
+export const DOCKER_IMAGE_TYPE = "docker:index/image:Image";
+export const REMOTE_IMAGE_TYPE = "docker:index/remoteImage:RemoteImage";
+export const REGISTRY_IMAGE_TYPE = "docker:index/registryImage:RegistryImage";
+export const DOCKER_TAG_TYPE = "docker:index/tag:Tag";
+export const DOCKER_PROVIDER_TYPE = "pulumi:providers:docker";
+export const COMMAND_TYPE = "command:local:Command";
+export const GET_REGISTRY_IMAGE = "docker:index/getRegistryImage:getRegistryImage";
 export const MOCK_SUFFIX = "abc123";
+
+/**
+ * Waits until every pending resource registration has finished, including children whose inputs wait on
+ * other resources' outputs. Uses the SDK's own tracker (runtime/settings waitForRPCs, public in JS but
+ * left out of its typings).
+ */
+export async function settled(): Promise<void> {
+  const settings: unknown = await import("@pulumi/pulumi/runtime/settings");
+  const wait = settings && typeof settings === "object" && "waitForRPCs" in settings ? settings.waitForRPCs : undefined;
+  if (typeof wait !== "function") throw new Error("@pulumi/pulumi no longer exports runtime/settings waitForRPCs");
+  await (wait as () => Promise<void>)();
+}
 
 /** Resolves an Output's value (never resolves for unknowns: keep preview off). */
 export const unwrap = <T>(o: pulumi.Input<T>) => new Promise<pulumi.Unwrap<T>>((r) => pulumi.output(o).apply(r));
@@ -18,21 +40,50 @@ export interface Recorded {
   inputs: Record<string, unknown>;
   custom: boolean;
   deleteBeforeReplace?: boolean;
+  /** URNs the resource was registered as depending on (explicit dependsOn plus those of its Output inputs). */
+  dependencies?: string[];
+  urn?: string;
+  /** The provider reference the resource was registered with, if one was given explicitly. */
+  provider?: string;
+}
+
+export interface RecordedCall {
+  token: string;
+  inputs: Record<string, unknown>;
+  provider?: string;
+}
+
+/** A digest the mocks derive from a name, so the same image always gets the same digest. */
+export function fakeDigest(name: string): string {
+  return `sha256:${createHash("sha256").update(name).digest("hex")}`;
 }
 
 /** Mocks that record every resource and return the outputs the real providers would compute. */
 export class MockRecorder implements pulumi.runtime.Mocks {
   readonly created: Recorded[] = [];
+  readonly calls: RecordedCall[] = [];
+  /** What a local.Command prints on stdout; by default the passing verdict of the check its `create` runs. */
+  commandStdout: (inputs: Record<string, unknown>) => string = (inputs) =>
+    passingVerdictFor(typeof inputs.create === "string" ? inputs.create : "");
+  /** The registry's answer to getRegistryImage (sha256Digest by image name). */
+  registryDigest: (name: string) => string = fakeDigest;
 
   newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
     const inputs = (args.inputs ?? {}) as Record<string, unknown>;
-    this.created.push({ type: args.type, name: args.name, inputs, custom: args.custom ?? false });
+    this.created.push({ type: args.type, name: args.name, inputs, custom: args.custom ?? false, provider: args.provider });
     const id = `${args.name}-id`;
-    return { id, state: { ...inputs, ...computedOutputs(args.type, id, inputs) } };
+    const computed = args.type === COMMAND_TYPE ? { stdout: this.commandStdout(inputs), stderr: "" } : computedOutputs(args.type, id, inputs);
+    return { id, state: { ...inputs, ...computed } };
   }
 
   call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
-    return args.inputs as Record<string, unknown>;
+    const inputs = args.inputs as Record<string, unknown>;
+    this.calls.push({ token: args.token, inputs, provider: args.provider });
+    if (args.token === GET_REGISTRY_IMAGE) {
+      const name = String(inputs.name);
+      return { id: name, name, sha256Digest: this.registryDigest(name) };
+    }
+    return inputs;
   }
 
   ofType(type: string): Recorded[] {
@@ -66,26 +117,77 @@ function computedOutputs(type: string, id: string, inputs: Record<string, unknow
       return { registryId: `reg-${id}` };
     case RANDOM_STRING_TYPE:
       return { result: MOCK_SUFFIX };
+    case DOCKER_IMAGE_TYPE: {
+      const name = String(inputs.imageName);
+      return { repoDigest: `${repoOf(name)}@${fakeDigest(`built:${name}`)}`, baseImageName: name, registryServer: "" };
+    }
+    case REMOTE_IMAGE_TYPE: {
+      const name = String(inputs.name);
+      return { imageId: fakeDigest(`local:${name}`), repoDigest: `${repoOf(name)}@${fakeDigest(`built:${name}`)}` };
+    }
+    case REGISTRY_IMAGE_TYPE:
+      return { sha256Digest: fakeDigest(`pushed:${String(inputs.name)}`) };
+    case DOCKER_TAG_TYPE:
+      return { sourceImageId: fakeDigest(`local:${String(inputs.sourceImage)}`) };
     default:
       return {};
   }
 }
 
-interface RegisterRequest {
-  getName(): string;
-  getDeletebeforereplace(): boolean;
+/** [registry/]path of an image reference, without tag or digest. */
+function repoOf(ref: string): string {
+  const name = ref.split("@")[0] ?? ref;
+  const colon = name.lastIndexOf(":");
+  return colon > name.lastIndexOf("/") ? name.slice(0, colon) : name;
 }
 
-/** Installs the recorder as Pulumi's mocks; also records each resource's deleteBeforeReplace option. */
+/** A verdict that passes checks/result.ts's schema, for the check named in a checks CLI command line. */
+export function passingVerdictFor(create: string): string {
+  const check = /\b(health|vram|generate)\b/.exec(create)?.[1];
+  const common = { ok: true, message: `${check ?? "unknown"} passed`, url: "https://mock-8188.proxy.runpod.net", durationMs: 12 };
+  const device = { name: "cuda:0 NVIDIA L40S", type: "cuda", index: 0, vramTotalBytes: 48 * 2 ** 30, vramFreeBytes: 47 * 2 ** 30 };
+  switch (check) {
+    case "health":
+      return JSON.stringify({ check, ...common, comfyuiVersion: "0.3.75", pythonVersion: "3.10.12", pytorchVersion: "2.5.1+cu124", devices: [device] });
+    case "vram":
+      return JSON.stringify({ check, ...common, minVramGb: 24, gpu: device.name, vramTotalGb: 48, vramFreeGb: 47, devices: [device] });
+    case "generate":
+      return JSON.stringify({
+        check, ...common, workflow: "smoke", promptId: "p-1", queueMs: 5, executionMs: 900,
+        frames: 16, width: 256, height: 256, fileBytes: 12345, videoPath: "checks-output/smoke.mp4",
+      });
+    default:
+      return "";
+  }
+}
+
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getDeletebeforereplace(): boolean;
+  getDependenciesList(): string[];
+}
+
+interface RegisterResponse {
+  getUrn(): string;
+}
+
+/** Installs the recorder as Pulumi's mocks; also records each resource's options (deleteBeforeReplace, dependencies). */
 export async function installMocks(recorder: MockRecorder, stack = "dev"): Promise<void> {
   await pulumi.runtime.setMocks(recorder, "steadydancer-runpod", stack, false);
   const monitor = mockMonitor();
   const register = monitor.registerResource.bind(monitor);
   // MockResourceArgs carries no resource options; read them from the request the monitor receives.
-  monitor.registerResource = (req: RegisterRequest, callback: (err: unknown, res: unknown) => void) => {
-    const done = (err: unknown, res: unknown) => {
-      const record = recorder.created.find((r) => r.name === req.getName() && r.deleteBeforeReplace === undefined);
-      if (record) record.deleteBeforeReplace = req.getDeletebeforereplace();
+  monitor.registerResource = (req: RegisterRequest, callback: (err: unknown, res: RegisterResponse | undefined) => void) => {
+    const done = (err: unknown, res: RegisterResponse | undefined) => {
+      const record = recorder.created.find(
+        (r) => r.type === req.getType() && r.name === req.getName() && r.deleteBeforeReplace === undefined,
+      );
+      if (record) {
+        record.deleteBeforeReplace = req.getDeletebeforereplace();
+        record.dependencies = req.getDependenciesList();
+        record.urn = res?.getUrn();
+      }
       callback(err, res);
     };
     return register(req, done);

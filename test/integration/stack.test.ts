@@ -55,13 +55,23 @@ describe("pulumi up / preview / destroy of the program against the RunPod emulat
         },
       },
     );
-    await stack.setConfig("image.ref", { value: "ghcr.io/example/comfyui-steadydancer:0.1.0" });
+    // A prebuilt digest: nothing to build or look up (no Docker daemon, no registry). The pod's proxy URL
+    // does not resolve to a ComfyUI here, so the post-deploy checks are switched off.
+    await stack.setAllConfig({
+      "image.ref": { value: `ghcr.io/example/comfyui-steadydancer@sha256:${"0".repeat(64)}` },
+      "image.build": { value: "false" },
+      "checks.health": { value: "false" },
+      "checks.vram": { value: "false" },
+      "checks.generate": { value: "false" },
+    });
     await stack.setConfig("runpod:apiKey", { value: emulator.apiKey, secret: true });
 
     const up = await stack.up();
     const podId = String(up.outputs.podId?.value);
     assert.equal(emulator.podById(podId)?.status, "RUNNING");
     assert.equal(up.outputs.comfyUrl?.value, `https://${podId}-8188.proxy.runpod.net`);
+    assert.equal(up.outputs.imageRef?.value, `ghcr.io/example/comfyui-steadydancer@sha256:${"0".repeat(64)}`);
+    assert.equal(emulator.podById(podId)?.image, up.outputs.imageRef?.value);
 
     await stack.preview({ expectNoChanges: true });
 

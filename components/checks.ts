@@ -1,0 +1,134 @@
+// DeploymentChecks: proves the deployed ComfyUI works by running the checks CLI (checks/cli.ts) as
+// @pulumi/command local commands, chained health → vram → generate, and parses each verdict into an output.
+import * as path from "path";
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  parseCheckOutput,
+  type CheckName,
+  type CheckResult,
+  type GenerateResult,
+  type HealthResult,
+  type VramResult,
+} from "../checks";
+
+/** Env var through which the CLI gets the optional proxy auth header. */
+export const AUTH_HEADER_ENV = "COMFYUI_AUTH_HEADER";
+/** The vram check is a single request once ComfyUI answers; this bounds it when health has already passed. */
+const VRAM_TIMEOUT_SECONDS = 120;
+
+export interface DeploymentChecksArgs {
+  /** Base URL of the deployed ComfyUI. */
+  comfyUrl: pulumi.Input<string>;
+  /** Re-run triggers: a new pod or a new image digest runs every check again. */
+  podId: pulumi.Input<string>;
+  imageRef: pulumi.Input<string>;
+  /** Which checks run; a switched-off check is not created and the chain links the remaining ones. */
+  health: boolean;
+  vram: boolean;
+  generate: boolean;
+  healthTimeoutMinutes: number;
+  generateTimeoutMinutes: number;
+  /** GPU memory the vram check demands. */
+  minVramGb: number;
+  /** smoke, steadydancer, or an absolute path to an API-format workflow file. */
+  workflow: string;
+  /** Directory with the workflow's input files (CLI default when unset). */
+  assetsDir?: string;
+  /** Where the generation check saves the video. */
+  outDir: string;
+  /** "Name: value" header for a ComfyUI behind an authenticating proxy; passed only through the environment. */
+  authHeader?: pulumi.Input<string>;
+}
+
+export class DeploymentChecks extends pulumi.ComponentResource {
+  public readonly health: pulumi.Output<HealthResult | undefined>;
+  public readonly vram: pulumi.Output<VramResult | undefined>;
+  public readonly generate: pulumi.Output<GenerateResult | undefined>;
+
+  constructor(name: string, args: DeploymentChecksArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("steadydancer:checks:DeploymentChecks", name, {}, opts);
+    const cli = checksCli();
+    const environment = args.authHeader === undefined ? undefined : { [AUTH_HEADER_ENV]: pulumi.secret(args.authHeader) };
+    const healthSeconds = args.healthTimeoutMinutes * 60;
+
+    let previous: command.local.Command | undefined;
+    const run = (check: CheckName, flags: string[]): command.local.Command => {
+      const cmd = new command.local.Command(
+        `${name}-${check}`,
+        {
+          create: pulumi
+            .output(args.comfyUrl)
+            .apply((url) => shellCommand([...cli.argv, check, "--url", url, ...flags])),
+          dir: cli.dir,
+          ...(environment && { environment }),
+          triggers: [args.imageRef, args.podId],
+          // stdout carries the JSON verdict; stderr is the CLI's progress, shown live.
+          logging: "stderr",
+        },
+        { parent: this, ...(previous && { dependsOn: [previous] }) },
+      );
+      previous = cmd;
+      return cmd;
+    };
+
+    const health = args.health ? run("health", ["--timeout", String(healthSeconds)]) : undefined;
+    // Without a health check in front, vram is the first to talk to a pod that may still be booting.
+    const vramSeconds = args.health ? VRAM_TIMEOUT_SECONDS : healthSeconds;
+    const vram = args.vram
+      ? run("vram", ["--timeout", String(vramSeconds), "--min-vram-gb", String(args.minVramGb)])
+      : undefined;
+    const generate = args.generate
+      ? run("generate", [
+          "--timeout",
+          String(args.generateTimeoutMinutes * 60),
+          "--workflow",
+          args.workflow,
+          ...(args.assetsDir === undefined ? [] : ["--assets", args.assetsDir]),
+          "--out",
+          args.outDir,
+        ])
+      : undefined;
+
+    this.health = verdictOf(health, "health");
+    this.vram = verdictOf(vram, "vram");
+    this.generate = verdictOf(generate, "generate");
+    this.registerOutputs({ health: this.health, vram: this.vram, generate: this.generate });
+  }
+}
+
+type ResultOf<C extends CheckName> = Extract<CheckResult, { check: C }>;
+
+function verdictOf<C extends CheckName>(cmd: command.local.Command | undefined, check: C): pulumi.Output<ResultOf<C> | undefined> {
+  if (!cmd) return pulumi.output(undefined);
+  return cmd.stdout.apply((stdout) => parseVerdict(stdout, check));
+}
+
+/** The typed verdict of one check from its stdout; throws when it is missing, malformed, another check's, or failed. */
+export function parseVerdict<C extends CheckName>(stdout: string, check: C): ResultOf<C> {
+  const result = parseCheckOutput(stdout);
+  if (result.check !== check) throw new Error(`the ${check} check printed a ${result.check} verdict`);
+  if (!result.ok) throw new Error(`the ${check} check failed: ${result.message}`);
+  return result as ResultOf<C>;
+}
+
+/** How to start the checks CLI: compiled when this file runs from dist/, through ts-node when from source. */
+export function checksCli(file: string = __filename): { dir: string; argv: string[] } {
+  const here = path.dirname(file);
+  if (file.endsWith(".js")) {
+    const dir = path.resolve(here, "..", "..");
+    return { dir, argv: ["node", path.relative(dir, path.resolve(here, "..", "checks", "cli.js"))] };
+  }
+  const dir = path.resolve(here, "..");
+  return { dir, argv: ["node", "-r", "ts-node/register/transpile-only", path.join("checks", "cli.ts")] };
+}
+
+/** One /bin/sh command line; every word is single-quoted unless it is plainly safe. */
+export function shellCommand(words: string[]): string {
+  return words.map(shellQuote).join(" ");
+}
+
+export function shellQuote(word: string): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}

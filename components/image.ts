@@ -1,0 +1,357 @@
+// ComfyImage: the ComfyUI + SteadyDancer image, either built from docker/ and pushed, or a prebuilt image, and
+// in both cases handed on as a digest reference (repo@sha256:…) so an unchanged image never redeploys the pod.
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import type { ModelVariant } from "./modelManifest";
+
+export const IMAGE_PLATFORM = "linux/amd64";
+/** The tag next to the image that carries its inline BuildKit cache for the next build. */
+export const BUILD_CACHE_TAG = "buildcache";
+/** The BuildKit secret id the Dockerfile's model stage mounts (`--mount=type=secret,id=hf_token`). */
+export const HF_TOKEN_SECRET_ID = "hf_token";
+
+/** Build args that ComfyImage sets from its typed args; `extraBuildArgs` may not override them. */
+export const MANAGED_BUILD_ARGS = [
+  "ENABLE_FLASH_ATTN",
+  "ENABLE_MMPOSE",
+  "BAKE_STEADYDANCER",
+  "STEADYDANCER_VARIANT",
+  "BUILDKIT_INLINE_CACHE",
+] as const;
+
+export interface ComfyImageArgs {
+  /** With `build`, the repo:tag to build and push; without, the prebuilt image to run (tag or digest ref). */
+  imageName: string;
+  /** Build docker/ and push it (true), or resolve the digest of the prebuilt `imageName` (false). */
+  build: boolean;
+  /** Build arg ENABLE_FLASH_ATTN. */
+  flashAttn: boolean;
+  /** Build arg ENABLE_MMPOSE. */
+  mmpose: boolean;
+  /** Build arg BAKE_STEADYDANCER: download the weights into the image. */
+  bakeModels: boolean;
+  /** Build arg STEADYDANCER_VARIANT. */
+  modelVariant: ModelVariant;
+  /** Further Dockerfile ARG overrides (COMFYUI_VERSION, WANVIDEOWRAPPER_REF, …). */
+  extraBuildArgs?: Record<string, string>;
+  /** Credentials for pushing (build) or reading the digest (prebuilt) of a private registry. */
+  registry?: { username: pulumi.Input<string>; password: pulumi.Input<string> };
+  /** Hugging Face token for baking gated weights; reaches the build only as a BuildKit secret file. */
+  hfToken?: pulumi.Input<string>;
+  /** The build context holding the Dockerfile; default: this checkout's docker/ folder. */
+  contextDir?: string;
+  /** Private directory for the token file BuildKit reads; default: a per-user folder in the OS temp dir. */
+  secretDir?: string;
+}
+
+export class ComfyImage extends pulumi.ComponentResource {
+  /** repo@sha256:… of the image the pod runs. */
+  public readonly imageRef: pulumi.Output<string>;
+  /** Whether this deployment builds the image (false: a prebuilt image was resolved). */
+  public readonly built: pulumi.Output<boolean>;
+
+  constructor(name: string, args: ComfyImageArgs, opts?: pulumi.ComponentResourceOptions) {
+    const ref = parseImageRef(args.imageName);
+    if (args.build && ref.digest) {
+      throw new Error(`ComfyImage ${name}: cannot push to a digest (${args.imageName}); give the repo:tag to build`);
+    }
+    const buildArgs = args.build ? dockerBuildArgs(args) : {};
+    super("steadydancer:image:ComfyImage", name, {}, opts);
+
+    if (!args.build) {
+      this.imageRef = ref.digest ? pulumi.output(args.imageName) : this.resolveDigest(name, ref, args.registry);
+    } else {
+      const context = args.contextDir ?? findDockerContext();
+      const server = registryServer(ref.name);
+      const registry = args.registry && {
+        server,
+        username: args.registry.username,
+        password: pulumi.secret(args.registry.password),
+      };
+      const build = { name, ref, context, buildArgs, registry };
+      // docker.Image has no build secrets (pulumi-docker #539, wont-fix): a token goes the RemoteImage way.
+      const pushed =
+        args.bakeModels && args.hfToken !== undefined
+          ? this.buildWithSecret(build, args.hfToken, args.secretDir ?? defaultSecretDir())
+          : this.buildImage(build);
+      this.refreshBuildCache(build, pushed);
+      this.imageRef = pushed.digestRef;
+    }
+    this.built = pulumi.output(args.build);
+    this.registerOutputs({ imageRef: this.imageRef, built: this.built });
+  }
+
+  /** docker.Image: BuildKit build with inline cache, pushed to the one tag it supports. */
+  private buildImage(b: BuildPlan): Pushed {
+    const image = new docker.Image(
+      `${b.name}-image`,
+      {
+        imageName: b.ref.text,
+        build: {
+          context: b.context,
+          dockerfile: path.join(b.context, "Dockerfile"),
+          platform: IMAGE_PLATFORM,
+          builderVersion: "BuilderBuildKit",
+          args: b.buildArgs,
+          cacheFrom: { images: [cacheRef(b.ref)] },
+        },
+        registry: b.registry,
+      },
+      { parent: this },
+    );
+    return { localName: image.imageName, trigger: image.repoDigest, digestRef: image.repoDigest };
+  }
+
+  /**
+   * RemoteImage builds with `--secret id=hf_token,src=<file>`, RegistryImage pushes it. BuildKit reads secrets
+   * from a file or the provider's environment only, so the token is written to a private file (0600, removed
+   * when the program exits); state holds the file's path, never the token.
+   */
+  private buildWithSecret(b: BuildPlan, hfToken: pulumi.Input<string>, secretDir: string): Pushed {
+    const tokenFile = pulumi
+      .secret(hfToken)
+      .apply((token) => writePrivateFile(secretDir, `${HF_TOKEN_SECRET_ID}-${safeName(pulumi.getStack())}`, token));
+    const local = new docker.RemoteImage(
+      `${b.name}-build`,
+      {
+        name: b.ref.text,
+        build: {
+          context: b.context,
+          dockerfile: "Dockerfile",
+          platform: IMAGE_PLATFORM,
+          buildArgs: b.buildArgs,
+          cacheFroms: [cacheRef(b.ref)],
+          secrets: [{ id: HF_TOKEN_SECRET_ID, src: tokenFile }],
+          ...(b.registry && {
+            authConfigs: [{ hostName: b.registry.server, userName: b.registry.username, password: b.registry.password }],
+          }),
+        },
+        // RemoteImage does not notice context changes by itself: rebuild when the files or the args change.
+        triggers: { context: contextHash(b.context), buildArgs: JSON.stringify(sortedRecord(b.buildArgs)) },
+        keepLocally: true,
+      },
+      { parent: this },
+    );
+    const pushed = new docker.RegistryImage(
+      `${b.name}-push`,
+      {
+        name: local.name,
+        keepRemotely: true,
+        triggers: { imageId: local.imageId },
+        ...(b.registry && { authConfig: registryAuth(b.registry) }),
+      },
+      { parent: this },
+    );
+    return {
+      localName: local.name,
+      trigger: local.imageId,
+      digestRef: pushed.sha256Digest.apply((digest) => `${b.ref.name}@${checkedDigest(digest, b.ref.text)}`),
+    };
+  }
+
+  /**
+   * The next build reads its cache from <repo>:buildcache. docker.Image pushes one tag only, so each new build
+   * is tagged locally as :buildcache (docker.Tag) and pushed (RegistryImage); both are triggered by the new
+   * digest, so an unchanged image pushes nothing. The first build finds no cache tag and builds from scratch.
+   */
+  private refreshBuildCache(b: BuildPlan, pushed: Pushed): void {
+    const tag = new docker.Tag(
+      `${b.name}-buildcache-tag`,
+      { sourceImage: pushed.localName, targetImage: cacheRef(b.ref), tagTriggers: [pushed.trigger] },
+      { parent: this },
+    );
+    new docker.RegistryImage(
+      `${b.name}-buildcache`,
+      {
+        name: tag.targetImage,
+        keepRemotely: true,
+        triggers: { source: pushed.trigger },
+        ...(b.registry && { authConfig: registryAuth(b.registry) }),
+      },
+      { parent: this },
+    );
+  }
+
+  /** Prebuilt tag: its digest from the registry, read through a provider that needs no Docker daemon. */
+  private resolveDigest(name: string, ref: ImageRef, credentials: ComfyImageArgs["registry"]): pulumi.Output<string> {
+    const provider = new docker.Provider(
+      `${name}-registry`,
+      {
+        disableDockerDaemonCheck: true,
+        ...(credentials && {
+          registryAuth: [
+            {
+              address: registryAuthAddress(ref.name),
+              username: credentials.username,
+              password: pulumi.secret(credentials.password),
+            },
+          ],
+        }),
+      },
+      { parent: this },
+    );
+    const found = docker.getRegistryImageOutput({ name: ref.text }, { parent: this, provider });
+    return found.sha256Digest.apply((digest) => `${ref.name}@${checkedDigest(digest, ref.text)}`);
+  }
+}
+
+interface BuildPlan {
+  name: string;
+  ref: ImageRef;
+  context: string;
+  buildArgs: Record<string, string>;
+  registry?: { server: string; username: pulumi.Input<string>; password: pulumi.Output<string> };
+}
+
+interface Pushed {
+  /** The built image's name in the local daemon. */
+  localName: pulumi.Output<string>;
+  /** Changes exactly when a new image was built. */
+  trigger: pulumi.Output<string>;
+  /** repo@sha256:… as pushed. */
+  digestRef: pulumi.Output<string>;
+}
+
+export interface ImageRef {
+  /** The reference as given. */
+  text: string;
+  /** [registry/]path without tag or digest. */
+  name: string;
+  tag?: string;
+  /** sha256:<64 hex> */
+  digest?: string;
+}
+
+/** Splits [registry[:port]/]path[:tag][@sha256:digest]; config.ts has already checked the grammar. */
+export function parseImageRef(text: string): ImageRef {
+  const at = text.indexOf("@");
+  const withTag = at >= 0 ? text.slice(0, at) : text;
+  const digest = at >= 0 ? text.slice(at + 1) : undefined;
+  const colon = withTag.lastIndexOf(":");
+  const hasTag = colon > withTag.lastIndexOf("/");
+  return {
+    text,
+    name: hasTag ? withTag.slice(0, colon) : withTag,
+    ...(hasTag ? { tag: withTag.slice(colon + 1) } : {}),
+    ...(digest ? { digest } : {}),
+  };
+}
+
+/** The registry host of an image name, as `docker login` names it; Docker Hub for names without one. */
+export function registryServer(name: string): string {
+  const first = name.split("/")[0] ?? name;
+  const hasHost = name.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
+  return hasHost ? first : "docker.io";
+}
+
+/** The address the provider's registryAuth must carry: Docker Hub's registry API lives elsewhere. */
+function registryAuthAddress(name: string): string {
+  const server = registryServer(name);
+  return server === "docker.io" ? "registry-1.docker.io" : server;
+}
+
+function registryAuth(r: NonNullable<BuildPlan["registry"]>) {
+  return { address: r.server, username: r.username, password: r.password };
+}
+
+function cacheRef(ref: ImageRef): string {
+  return `${ref.name}:${BUILD_CACHE_TAG}`;
+}
+
+const digestSchema = z.string().regex(/^sha256:[a-f0-9]{64}$/);
+
+function checkedDigest(digest: unknown, image: string): string {
+  const parsed = digestSchema.safeParse(digest);
+  if (!parsed.success) throw new Error(`the registry returned no usable digest for ${image}: ${JSON.stringify(digest)}`);
+  return parsed.data;
+}
+
+const CREDENTIAL_LIKE = /TOKEN|SECRET|PASSWORD|KEY/i;
+
+/** Every Dockerfile ARG the build gets: the typed switches, the cache flag, and the user's overrides. */
+export function dockerBuildArgs(
+  args: Pick<ComfyImageArgs, "flashAttn" | "mmpose" | "bakeModels" | "modelVariant" | "extraBuildArgs">,
+): Record<string, string> {
+  const extra = args.extraBuildArgs ?? {};
+  for (const key of Object.keys(extra)) {
+    if ((MANAGED_BUILD_ARGS as readonly string[]).includes(key)) {
+      throw new Error(`build arg ${key} is set by ComfyImage itself and cannot be overridden`);
+    }
+    if (CREDENTIAL_LIKE.test(key)) {
+      throw new Error(`build arg ${key} looks like a credential: build args persist in the image`);
+    }
+  }
+  return {
+    ...extra,
+    ENABLE_FLASH_ATTN: String(args.flashAttn),
+    ENABLE_MMPOSE: String(args.mmpose),
+    BAKE_STEADYDANCER: String(args.bakeModels),
+    STEADYDANCER_VARIANT: args.modelVariant,
+    BUILDKIT_INLINE_CACHE: "1",
+  };
+}
+
+/** The docker/ folder of this checkout, found from here whether running from source or from dist/. */
+export function findDockerContext(start: string = __dirname): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, "docker");
+    if (fs.existsSync(path.join(candidate, "Dockerfile"))) return candidate;
+    if (path.dirname(dir) === dir) throw new Error(`cannot find docker/Dockerfile above ${start}`);
+  }
+}
+
+/** sha256 over every file's relative path, mode and content: changes when anything in the context does. */
+export function contextHash(dir: string): string {
+  const hash = crypto.createHash("sha256");
+  const walk = (rel: string) => {
+    const entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
+    for (const entry of entries) {
+      const child = path.posix.join(rel, entry.name);
+      if (entry.isDirectory()) walk(child);
+      else if (entry.isFile()) {
+        const file = path.join(dir, child);
+        hash.update(`${child}\0${fs.statSync(file).mode & 0o777}\0`);
+        hash.update(fs.readFileSync(file));
+        hash.update("\0");
+      }
+    }
+  };
+  walk("");
+  return `sha256:${hash.digest("hex")}`;
+}
+
+function sortedRecord(record: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+function safeName(text: string): string {
+  return text.replace(/[^A-Za-z0-9_.-]/g, "_");
+}
+
+function defaultSecretDir(): string {
+  const user = typeof process.getuid === "function" ? String(process.getuid()) : safeName(os.userInfo().username);
+  return path.join(os.tmpdir(), `steadydancer-build-secrets-${user}`);
+}
+
+/**
+ * Writes `content` to dir/fileName readable by this user only, refusing a directory others could tamper with,
+ * and removes the file when the process exits. The path is stable, so it does not change the build inputs.
+ */
+export function writePrivateFile(dir: string, fileName: string, content: string): string {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stat = fs.lstatSync(dir);
+  const ownedByMe = typeof process.getuid !== "function" || stat.uid === process.getuid();
+  if (!stat.isDirectory() || !ownedByMe || (stat.mode & 0o077) !== 0) {
+    throw new Error(`${dir} must be a directory owned by you with mode 700 (it holds the build's secret file)`);
+  }
+  const file = path.join(dir, fileName);
+  fs.rmSync(file, { force: true });
+  fs.writeFileSync(file, content, { mode: 0o600, flag: "wx" });
+  process.once("exit", () => fs.rmSync(file, { force: true }));
+  return file;
+}

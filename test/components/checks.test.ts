@@ -1,0 +1,177 @@
+import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  DeploymentChecks,
+  checksCli,
+  parseVerdict,
+  shellCommand,
+  type DeploymentChecksArgs,
+} from "../../components/checks";
+import {
+  CHECKS_TYPE,
+  COMMAND_TYPE,
+  MockRecorder,
+  anyInputContains,
+  installMocks,
+  passingVerdictFor,
+  plain,
+  plaintextPaths,
+  settled,
+  unwrap,
+  type Recorded,
+} from "../helpers/pulumiMocks";
+
+const URL = "https://pod123-8188.proxy.runpod.net";
+const IMAGE_REF = `ghcr.io/org/comfyui-steadydancer@sha256:${"a".repeat(64)}`;
+const AUTH_HEADER = "Authorization: Bearer SECRET_proxy_token_checks_test";
+const REPO = path.resolve(__dirname, "../../..");
+
+function checksArgs(overrides: Partial<DeploymentChecksArgs> = {}): DeploymentChecksArgs {
+  return {
+    comfyUrl: URL,
+    podId: "pod123",
+    imageRef: IMAGE_REF,
+    health: true,
+    vram: true,
+    generate: true,
+    healthTimeoutMinutes: 20,
+    generateTimeoutMinutes: 30,
+    minVramGb: 24,
+    workflow: "smoke",
+    outDir: "/tmp/checks out",
+    ...overrides,
+  };
+}
+
+describe("DeploymentChecks", function () {
+  this.timeout(20000);
+  let mocks: MockRecorder;
+
+  beforeEach(async () => {
+    mocks = new MockRecorder();
+    await installMocks(mocks);
+  });
+
+  /** Builds the component and waits until every command is registered; returns the commands by check. */
+  async function deploy(name: string, args: DeploymentChecksArgs) {
+    const checks = new DeploymentChecks(name, args);
+    await Promise.all([unwrap(checks.health), unwrap(checks.vram), unwrap(checks.generate)]);
+    await settled();
+    const cmd = (check: string): Recorded | undefined =>
+      mocks.created.find((r) => r.type === COMMAND_TYPE && r.name === `${name}-${check}`);
+    return { checks, health: cmd("health"), vram: cmd("vram"), generate: cmd("generate") };
+  }
+
+  it("runs the checks CLI for health, vram and generate with the configured limits", async () => {
+    const { health, vram, generate } = await deploy("all", checksArgs({ assetsDir: "/data/my assets" }));
+
+    const cli = "node dist/checks/cli.js"; // the tests run compiled, like a program started from dist/
+    assert.equal(health?.inputs.create, `${cli} health --url ${URL} --timeout 1200`);
+    assert.equal(vram?.inputs.create, `${cli} vram --url ${URL} --timeout 120 --min-vram-gb 24`);
+    assert.equal(
+      generate?.inputs.create,
+      `${cli} generate --url ${URL} --timeout 1800 --workflow smoke --assets '/data/my assets' --out '/tmp/checks out'`,
+    );
+    for (const cmd of [health, vram, generate]) {
+      assert.equal(cmd?.inputs.dir, REPO);
+      assert.equal(cmd?.inputs.logging, "stderr", "stdout carries the verdict; progress goes to the log");
+      assert.equal(cmd?.inputs.environment, undefined, "no environment without an auth header");
+    }
+  });
+
+  it("chains health → vram → generate with dependsOn, under the component", async () => {
+    const { health, vram, generate } = await deploy("chain", checksArgs());
+
+    assert.ok(health?.urn && vram?.urn && generate?.urn);
+    assert.deepEqual(health.dependencies, []);
+    assert.deepEqual(vram.dependencies, [health.urn]);
+    assert.deepEqual(generate.dependencies, [vram.urn]);
+    for (const cmd of [health, vram, generate]) assert.ok(cmd.urn?.includes(`::${CHECKS_TYPE}$${COMMAND_TYPE}::`), cmd.urn);
+  });
+
+  it("re-runs on a new image digest or pod: both are the triggers of every check", async () => {
+    const { health, vram, generate } = await deploy("trig", checksArgs());
+    for (const cmd of [health, vram, generate]) assert.deepEqual(cmd?.inputs.triggers, [IMAGE_REF, "pod123"]);
+  });
+
+  it("skips switched-off checks and links the remaining ones", async () => {
+    const noHealth = await deploy("nohealth", checksArgs({ health: false, healthTimeoutMinutes: 15 }));
+    assert.equal(noHealth.health, undefined);
+    assert.deepEqual(noHealth.vram?.dependencies, []);
+    // vram is now the first to reach a pod that may still be booting: it gets the health deadline.
+    assert.match(String(noHealth.vram?.inputs.create), /--timeout 900 /);
+    assert.deepEqual(noHealth.generate?.dependencies, [noHealth.vram?.urn]);
+
+    const noVram = await deploy("novram", checksArgs({ vram: false }));
+    assert.equal(noVram.vram, undefined);
+    assert.deepEqual(noVram.generate?.dependencies, [noVram.health?.urn]);
+
+    const noGenerate = await deploy("nogen", checksArgs({ generate: false }));
+    assert.equal(noGenerate.generate, undefined);
+    assert.equal(await unwrap(noGenerate.checks.generate), undefined);
+
+    const none = await deploy("none", checksArgs({ health: false, vram: false, generate: false }));
+    assert.deepEqual([none.health, none.vram, none.generate], [undefined, undefined, undefined]);
+    assert.deepEqual(
+      await Promise.all([unwrap(none.checks.health), unwrap(none.checks.vram), unwrap(none.checks.generate)]),
+      [undefined, undefined, undefined],
+    );
+  });
+
+  it("passes the auth header only through the environment, as a secret, never in the command line", async () => {
+    const { health, vram, generate } = await deploy("auth", checksArgs({ authHeader: AUTH_HEADER }));
+
+    for (const cmd of [health, vram, generate]) {
+      assert.ok(cmd);
+      assert.ok(pulumi.runtime.isRpcSecret(cmd.inputs.environment), `${cmd.name}: environment must be secret`);
+      assert.deepEqual(plain(cmd.inputs.environment), { COMFYUI_AUTH_HEADER: AUTH_HEADER });
+      assert.ok(!JSON.stringify(cmd.inputs.create).includes("SECRET_proxy_token"), `${cmd.name}: header in create`);
+    }
+    assert.deepEqual(mocks.created.flatMap((r) => plaintextPaths(r.inputs, "SECRET_proxy_token", r.name)), []);
+    assert.deepEqual(
+      anyInputContains(mocks.created, "SECRET_proxy_token").map((r) => r.name).sort(),
+      ["auth-generate", "auth-health", "auth-vram"],
+      "only the commands get it",
+    );
+  });
+
+  it("parses each check's stdout into typed outputs, skipping progress lines before the verdict", async () => {
+    mocks.commandStdout = (inputs) => `progress: waiting\n\n${passingVerdictFor(String(inputs.create))}\n`;
+    const { checks } = await deploy("parsed", checksArgs());
+
+    const health = await unwrap(checks.health);
+    assert.equal(health?.check, "health");
+    assert.equal(health?.comfyuiVersion, "0.3.75");
+    const vram = await unwrap(checks.vram);
+    assert.equal(vram?.gpu, "cuda:0 NVIDIA L40S");
+    assert.equal(vram?.vramTotalGb, 48);
+    const generate = await unwrap(checks.generate);
+    assert.deepEqual([generate?.frames, generate?.width, generate?.height], [16, 256, 256]);
+  });
+
+  it("refuses a verdict that is missing, malformed, another check's, or failed, naming the cause", () => {
+    const failed = JSON.stringify({ ...(JSON.parse(passingVerdictFor("vram")) as object), ok: false, message: "GPU has 16 GB, needs 24 GB" });
+    assert.throws(() => parseVerdict("", "health"), /printed nothing/);
+    assert.throws(() => parseVerdict("not json", "health"), /not JSON/);
+    assert.throws(() => parseVerdict(passingVerdictFor("vram"), "health"), /health check printed a vram verdict/);
+    assert.throws(() => parseVerdict(failed, "vram"), /vram check failed: GPU has 16 GB, needs 24 GB/);
+    assert.equal(parseVerdict(passingVerdictFor("health"), "health").ok, true);
+  });
+
+  it("quotes every argument for /bin/sh so URLs and paths arrive as single words", () => {
+    const words = ["health", "--url", "https://h/x?a=1&b=$HOME", "--out", "it's a dir/with `ticks`", "", "semi;colon"];
+    const run = spawnSync("/bin/sh", ["-c", `printf '%s\\n' ${shellCommand(words)}`], { encoding: "utf8" });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(run.stdout.split("\n").slice(0, -1), words);
+  });
+
+  it("runs the compiled CLI from dist/ and the TypeScript source through ts-node", () => {
+    assert.deepEqual(checksCli("/repo/dist/components/checks.js"), { dir: "/repo", argv: ["node", "dist/checks/cli.js"] });
+    assert.deepEqual(checksCli("/repo/components/checks.ts"), {
+      dir: "/repo",
+      argv: ["node", "-r", "ts-node/register/transpile-only", "checks/cli.ts"],
+    });
+  });
+});

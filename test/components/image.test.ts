@@ -1,0 +1,299 @@
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  ComfyImage,
+  contextHash,
+  dockerBuildArgs,
+  findDockerContext,
+  parseImageRef,
+  writePrivateFile,
+  type ComfyImageArgs,
+} from "../../components/image";
+import {
+  COMFY_IMAGE_TYPE,
+  DOCKER_IMAGE_TYPE,
+  DOCKER_PROVIDER_TYPE,
+  DOCKER_TAG_TYPE,
+  GET_REGISTRY_IMAGE,
+  MockRecorder,
+  REGISTRY_IMAGE_TYPE,
+  REMOTE_IMAGE_TYPE,
+  anyInputContains,
+  fakeDigest,
+  installMocks,
+  plain,
+  plaintextPaths,
+  registeredUrns,
+  settled,
+  unwrap,
+} from "../helpers/pulumiMocks";
+
+const IMAGE = "ghcr.io/org/comfyui-steadydancer:0.1.0";
+const REPO = "ghcr.io/org/comfyui-steadydancer";
+const PASSWORD = "ghp_FAKEPASSWORD_image_test_xyz";
+const HF_TOKEN = "hf_FAKETOKEN_image_test_abcdef";
+const BUILD_TYPES = [DOCKER_IMAGE_TYPE, REMOTE_IMAGE_TYPE, REGISTRY_IMAGE_TYPE, DOCKER_TAG_TYPE];
+
+describe("ComfyImage", function () {
+  this.timeout(20000);
+  let mocks: MockRecorder;
+  let tmp: string;
+  let context: string;
+  let secretDir: string;
+
+  const imageArgs = (overrides: Partial<ComfyImageArgs> = {}): ComfyImageArgs => ({
+    imageName: IMAGE,
+    build: true,
+    flashAttn: true,
+    mmpose: true,
+    bakeModels: false,
+    modelVariant: "fp8",
+    contextDir: context,
+    secretDir,
+    ...overrides,
+  });
+
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "comfy-image-test-"));
+    context = path.join(tmp, "repo", "docker");
+    fs.mkdirSync(path.join(context, "scripts"), { recursive: true });
+    fs.writeFileSync(path.join(context, "Dockerfile"), "FROM scratch\n");
+    fs.writeFileSync(path.join(context, "scripts", "start.sh"), "#!/bin/sh\n");
+    secretDir = path.join(tmp, "secrets");
+  });
+
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  beforeEach(async () => {
+    mocks = new MockRecorder();
+    await installMocks(mocks);
+  });
+
+  describe("building (image.build true)", () => {
+    it("builds the context for linux/amd64 with BuildKit, the build args of its switches and inline cache from :buildcache", async () => {
+      const image = new ComfyImage(
+        "img",
+        imageArgs({ flashAttn: false, bakeModels: true, modelVariant: "fp16", extraBuildArgs: { COMFYUI_VERSION: "v0.3.75" } }),
+      );
+      await unwrap(image.imageRef);
+      await settled();
+
+      const { inputs } = mocks.only(DOCKER_IMAGE_TYPE);
+      assert.equal(inputs.imageName, IMAGE);
+      assert.deepEqual(inputs.build, {
+        context,
+        dockerfile: path.join(context, "Dockerfile"),
+        platform: "linux/amd64",
+        builderVersion: "BuilderBuildKit",
+        args: {
+          COMFYUI_VERSION: "v0.3.75",
+          ENABLE_FLASH_ATTN: "false",
+          ENABLE_MMPOSE: "true",
+          BAKE_STEADYDANCER: "true",
+          STEADYDANCER_VARIANT: "fp16",
+          BUILDKIT_INLINE_CACHE: "1",
+        },
+        cacheFrom: { images: [`${REPO}:buildcache`] },
+      });
+      assert.notEqual(inputs.skipPush, true, "the image is pushed");
+      assert.ok(registeredUrns().some((u) => u.endsWith(`::${COMFY_IMAGE_TYPE}$${DOCKER_IMAGE_TYPE}::img-image`)));
+    });
+
+    it("hands on the pushed repoDigest as imageRef, so an unchanged image keeps the same reference", async () => {
+      const image = new ComfyImage("digest", imageArgs());
+      const [ref, built] = await Promise.all([unwrap(image.imageRef), unwrap(image.built)]);
+
+      assert.equal(ref, `${REPO}@${fakeDigest(`built:${IMAGE}`)}`);
+      assert.match(ref, /^ghcr\.io\/org\/comfyui-steadydancer@sha256:[a-f0-9]{64}$/);
+      assert.equal(built, true);
+    });
+
+    it("refreshes :buildcache from each new build through a Tag and a RegistryImage triggered by its digest", async () => {
+      const image = new ComfyImage("cache", imageArgs());
+      const ref = await unwrap(image.imageRef);
+      await settled();
+
+      const tag = mocks.only(DOCKER_TAG_TYPE).inputs;
+      assert.equal(tag.sourceImage, IMAGE);
+      assert.equal(tag.targetImage, `${REPO}:buildcache`);
+      assert.deepEqual(tag.tagTriggers, [ref]);
+      const push = mocks.only(REGISTRY_IMAGE_TYPE).inputs;
+      assert.equal(push.name, `${REPO}:buildcache`);
+      assert.equal(push.keepRemotely, true, "replacing the cache push must not delete the tag");
+      assert.deepEqual(push.triggers, { source: ref });
+    });
+
+    it("logs in to the image's registry with the password only ever as a secret", async () => {
+      const image = new ComfyImage("private", imageArgs({ registry: { username: "org-bot", password: PASSWORD } }));
+      await unwrap(image.imageRef);
+      await settled();
+
+      // The SDK lifts a nested secret to the property holding it: the whole registry block is secret.
+      const registry = mocks.only(DOCKER_IMAGE_TYPE).inputs.registry;
+      assert.ok(pulumi.runtime.isRpcSecret(registry), "the registry block carrying the password must be a secret");
+      assert.deepEqual(plain(registry), { server: "ghcr.io", username: "org-bot", password: PASSWORD });
+      const cachePush = mocks.only(REGISTRY_IMAGE_TYPE).inputs.authConfig;
+      assert.ok(pulumi.runtime.isRpcSecret(cachePush));
+      assert.equal((plain(cachePush) as Record<string, unknown>).address, "ghcr.io");
+      assert.deepEqual(mocks.created.flatMap((r) => plaintextPaths(r.inputs, PASSWORD, r.name)), []);
+    });
+
+    it("keeps the HF token out of the build when models are not baked", async () => {
+      const image = new ComfyImage("nobake", imageArgs({ hfToken: pulumi.secret(HF_TOKEN) }));
+      await unwrap(image.imageRef);
+      await settled();
+
+      assert.equal(mocks.ofType(DOCKER_IMAGE_TYPE).length, 1);
+      assert.deepEqual(anyInputContains(mocks.created, HF_TOKEN), []);
+      assert.equal(fs.existsSync(secretDir) && fs.readdirSync(secretDir).length > 0, false, "no token file written");
+    });
+
+    it("bakes gated weights with the HF token as a BuildKit secret file, never a build arg, then pushes", async () => {
+      const image = new ComfyImage(
+        "bake",
+        imageArgs({ bakeModels: true, hfToken: pulumi.secret(HF_TOKEN), registry: { username: "org-bot", password: PASSWORD } }),
+      );
+      const ref = await unwrap(image.imageRef);
+      await settled();
+
+      assert.equal(mocks.ofType(DOCKER_IMAGE_TYPE).length, 0, "docker.Image has no build secrets");
+      const build = mocks.only(REMOTE_IMAGE_TYPE);
+      // Secret as a whole: it holds the token file's path and the registry password.
+      assert.ok(pulumi.runtime.isRpcSecret(build.inputs.build));
+      const spec = plain(build.inputs.build) as Record<string, unknown>;
+      assert.equal(spec.platform, "linux/amd64");
+      assert.deepEqual(spec.cacheFroms, [`${REPO}:buildcache`]);
+      assert.equal((spec.buildArgs as Record<string, string>).BAKE_STEADYDANCER, "true");
+      assert.equal((spec.buildArgs as Record<string, string>).BUILDKIT_INLINE_CACHE, "1");
+      const secrets = spec.secrets as { id: string; src: string }[];
+      assert.equal(secrets.length, 1);
+      assert.equal(secrets[0]?.id, "hf_token", "the id the Dockerfile mounts");
+      const file = String(secrets[0]?.src);
+      assert.equal(path.dirname(file), secretDir);
+      assert.equal(fs.readFileSync(file, "utf8"), HF_TOKEN);
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+      assert.equal(fs.statSync(secretDir).mode & 0o777, 0o700);
+      // The token is in no input at all, secret or not: only the file's path is.
+      assert.deepEqual(anyInputContains(mocks.created, HF_TOKEN), []);
+      assert.deepEqual(mocks.created.flatMap((r) => plaintextPaths(r.inputs, PASSWORD, r.name)), []);
+      const triggers = build.inputs.triggers as Record<string, string>;
+      assert.equal(triggers.context, contextHash(context));
+
+      const pushes = mocks.ofType(REGISTRY_IMAGE_TYPE);
+      const push = pushes.find((r) => r.name === "bake-push")?.inputs;
+      assert.equal(push?.name, IMAGE);
+      assert.equal(push?.keepRemotely, true);
+      assert.deepEqual(push?.triggers, { imageId: fakeDigest(`local:${IMAGE}`) });
+      assert.ok(pulumi.runtime.isRpcSecret(push?.authConfig));
+      assert.equal(ref, `${REPO}@${fakeDigest(`pushed:${IMAGE}`)}`);
+      assert.equal(mocks.only(DOCKER_TAG_TYPE).inputs.sourceImage, IMAGE);
+    });
+
+    it("refuses to build into a digest reference, before creating anything", () => {
+      assert.throws(() => new ComfyImage("bad", imageArgs({ imageName: `${REPO}@sha256:${"c".repeat(64)}` })), /cannot push to a digest/);
+      assert.deepEqual(mocks.created, []);
+    });
+  });
+
+  describe("prebuilt (image.build false)", () => {
+    it("builds nothing and resolves the tag's digest through a daemon-less provider with the registry login", async () => {
+      const image = new ComfyImage(
+        "pre",
+        imageArgs({ build: false, registry: { username: "org-bot", password: PASSWORD }, contextDir: "/nonexistent" }),
+      );
+      const [ref, built] = await Promise.all([unwrap(image.imageRef), unwrap(image.built)]);
+      await settled();
+
+      assert.equal(ref, `${REPO}@${fakeDigest(IMAGE)}`);
+      assert.equal(built, false);
+      assert.deepEqual(mocks.created.filter((r) => BUILD_TYPES.includes(r.type)), []);
+      const provider = mocks.only(DOCKER_PROVIDER_TYPE);
+      // Provider inputs travel as JSON text.
+      assert.equal(provider.inputs.disableDockerDaemonCheck, "true", "resolving a digest needs no Docker daemon");
+      assert.ok(pulumi.runtime.isRpcSecret(provider.inputs.registryAuth), "registryAuth carries the password: secret");
+      assert.deepEqual(JSON.parse(String(plain(provider.inputs.registryAuth))), [
+        { address: "ghcr.io", username: "org-bot", password: PASSWORD },
+      ]);
+      assert.deepEqual(mocks.created.flatMap((r) => plaintextPaths(r.inputs, PASSWORD, r.name)), []);
+
+      const lookups = mocks.calls.filter((c) => c.token === GET_REGISTRY_IMAGE);
+      assert.equal(lookups.length, 1);
+      assert.equal(lookups[0]?.inputs.name, IMAGE);
+      assert.ok(provider.urn && lookups[0]?.provider?.startsWith(`${provider.urn}::`), "the lookup uses that provider");
+    });
+
+    it("logs in to Docker Hub's registry API for a Docker Hub image", async () => {
+      const image = new ComfyImage(
+        "hub",
+        imageArgs({ build: false, imageName: "someone/comfy:1", registry: { username: "u", password: PASSWORD } }),
+      );
+      assert.equal(await unwrap(image.imageRef), `someone/comfy@${fakeDigest("someone/comfy:1")}`);
+      const auth = JSON.parse(String(plain(mocks.only(DOCKER_PROVIDER_TYPE).inputs.registryAuth))) as { address: string }[];
+      assert.equal(auth[0]?.address, "registry-1.docker.io");
+    });
+
+    it("passes a digest reference through without any lookup", async () => {
+      const pinned = `${REPO}@sha256:${"d".repeat(64)}`;
+      const image = new ComfyImage("pinned", imageArgs({ build: false, imageName: pinned }));
+
+      assert.equal(await unwrap(image.imageRef), pinned);
+      await settled();
+      assert.deepEqual(mocks.created.filter((r) => r.custom).map((r) => r.type), []);
+      assert.deepEqual(mocks.calls.filter((c) => c.token === GET_REGISTRY_IMAGE), []);
+    });
+  });
+
+  describe("helpers", () => {
+    it("refuses build args that the component sets itself or that look like credentials", () => {
+      const base = { flashAttn: true, mmpose: true, bakeModels: false, modelVariant: "fp8" as const };
+      assert.throws(() => dockerBuildArgs({ ...base, extraBuildArgs: { STEADYDANCER_VARIANT: "fp16" } }), /set by ComfyImage/);
+      assert.throws(() => dockerBuildArgs({ ...base, extraBuildArgs: { HF_TOKEN: "x" } }), /credential/);
+      assert.deepEqual(dockerBuildArgs(base), {
+        ENABLE_FLASH_ATTN: "true",
+        ENABLE_MMPOSE: "true",
+        BAKE_STEADYDANCER: "false",
+        STEADYDANCER_VARIANT: "fp8",
+        BUILDKIT_INLINE_CACHE: "1",
+      });
+    });
+
+    it("splits image references into name, tag and digest", () => {
+      const digest = `sha256:${"e".repeat(64)}`;
+      assert.deepEqual(parseImageRef("localhost:5000/a/b:1.2"), { text: "localhost:5000/a/b:1.2", name: "localhost:5000/a/b", tag: "1.2" });
+      assert.deepEqual(parseImageRef("localhost:5000/a/b"), { text: "localhost:5000/a/b", name: "localhost:5000/a/b" });
+      assert.deepEqual(parseImageRef(`a/b:1@${digest}`), { text: `a/b:1@${digest}`, name: "a/b", tag: "1", digest });
+    });
+
+    it("finds docker/ above a compiled or source location", () => {
+      const deep = path.join(tmp, "repo", "dist", "components");
+      fs.mkdirSync(deep, { recursive: true });
+      assert.equal(findDockerContext(deep), context);
+      assert.throws(() => findDockerContext(os.tmpdir()), /cannot find docker\/Dockerfile/);
+    });
+
+    it("hashes the build context so that any file change rebuilds and nothing else does", () => {
+      const before = contextHash(context);
+      assert.equal(contextHash(context), before);
+      const script = path.join(context, "scripts", "start.sh");
+      fs.writeFileSync(script, "#!/bin/sh\necho changed\n");
+      assert.notEqual(contextHash(context), before);
+      fs.writeFileSync(script, "#!/bin/sh\n");
+      assert.equal(contextHash(context), before);
+    });
+
+    it("writes the secret file privately and refuses a directory others can write to", () => {
+      const open = path.join(tmp, "open");
+      fs.mkdirSync(open, { mode: 0o777 });
+      fs.chmodSync(open, 0o777);
+      assert.throws(() => writePrivateFile(open, "t", "x"), /mode 700/);
+      const dir = path.join(tmp, "private");
+      const file = writePrivateFile(dir, "t", "first");
+      assert.equal(writePrivateFile(dir, "t", "second"), file, "a stable path, so the build inputs do not change");
+      assert.equal(fs.readFileSync(file, "utf8"), "second");
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    });
+  });
+});
