@@ -186,7 +186,7 @@ export class ComfyImage extends pulumi.ComponentResource {
         ...(credentials && {
           registryAuth: [
             {
-              address: registryAuthAddress(ref.name),
+              address: apiAddress(registryServer(ref.name)),
               username: credentials.username,
               password: pulumi.secret(credentials.password),
             },
@@ -249,14 +249,13 @@ export function registryServer(name: string): string {
   return hasHost ? first : "docker.io";
 }
 
-/** The address the provider's registryAuth must carry: Docker Hub's registry API lives elsewhere. */
-function registryAuthAddress(name: string): string {
-  const server = registryServer(name);
+/** The address registry API clients (provider registryAuth, RegistryImage) use: Docker Hub's API lives elsewhere. */
+function apiAddress(server: string): string {
   return server === "docker.io" ? "registry-1.docker.io" : server;
 }
 
 function registryAuth(r: NonNullable<BuildPlan["registry"]>) {
-  return { address: r.server, username: r.username, password: r.password };
+  return { address: apiAddress(r.server), username: r.username, password: r.password };
 }
 
 function cacheRef(ref: ImageRef): string {

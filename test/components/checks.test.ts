@@ -1,7 +1,10 @@
 import * as assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { parseCheckOutput } from "../../checks";
 import {
   DeploymentChecks,
   checksCli,
@@ -27,6 +30,40 @@ const URL = "https://pod123-8188.proxy.runpod.net";
 const IMAGE_REF = `ghcr.io/org/comfyui-steadydancer@sha256:${"a".repeat(64)}`;
 const AUTH_HEADER = "Authorization: Bearer SECRET_proxy_token_checks_test";
 const REPO = path.resolve(__dirname, "../../..");
+const CLI_JS = path.join(REPO, "dist", "checks", "cli.js");
+const EMULATOR_JS = path.join(REPO, "dist", "test", "emulators", "comfyui.js");
+
+/** The part of the ComfyUI emulator (test/emulators/comfyui.ts, task B) this file uses; loaded at run time. */
+interface ComfyEmulator {
+  url: string;
+  close(): Promise<void>;
+}
+type StartEmulator = (options: Record<string, unknown>) => Promise<ComfyEmulator>;
+
+async function loadEmulator(): Promise<StartEmulator | undefined> {
+  if (!fs.existsSync(CLI_JS) || !fs.existsSync(EMULATOR_JS)) return undefined;
+  const mod: unknown = await import(EMULATOR_JS);
+  const cls: unknown = mod && typeof mod === "object" && "ComfyUIEmulator" in mod ? mod.ComfyUIEmulator : undefined;
+  const start: unknown = cls && typeof cls === "function" && "start" in cls ? cls.start : undefined;
+  return typeof start === "function" ? (options) => (start as StartEmulator).call(cls, options) : undefined;
+}
+
+/** Runs a recorded command the way @pulumi/command does: /bin/sh -c <create> in `dir`, env added to ours. */
+function runRecorded(cmd: Recorded): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const environment = (plain(cmd.inputs.environment) ?? {}) as Record<string, string>;
+  return new Promise((resolve, reject) => {
+    const child = spawn("/bin/sh", ["-c", String(cmd.inputs.create)], {
+      cwd: String(cmd.inputs.dir),
+      env: { ...process.env, ...environment },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 function checksArgs(overrides: Partial<DeploymentChecksArgs> = {}): DeploymentChecksArgs {
   return {
@@ -165,6 +202,73 @@ describe("DeploymentChecks", function () {
     const run = spawnSync("/bin/sh", ["-c", `printf '%s\\n' ${shellCommand(words)}`], { encoding: "utf8" });
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(run.stdout.split("\n").slice(0, -1), words);
+  });
+
+  describe("against the checks CLI and the ComfyUI emulator", function () {
+    let start: StartEmulator | undefined;
+    let emulator: ComfyEmulator | undefined;
+    let out: string;
+
+    before(async function () {
+      start = await loadEmulator();
+      if (!start) {
+        console.log("      skipped: dist/checks/cli.js or the ComfyUI emulator (task B) is not built in this checkout");
+        this.skip();
+      }
+      out = fs.mkdtempSync(path.join(os.tmpdir(), "checks-e2e-"));
+    });
+
+    afterEach(async () => {
+      await emulator?.close();
+      emulator = undefined;
+    });
+
+    after(() => {
+      if (out) fs.rmSync(out, { recursive: true, force: true });
+    });
+
+    it("runs the exact command lines: every check passes behind an auth proxy, without printing the header", async () => {
+      const secret = "SECRET_e2e_proxy_value";
+      emulator = await start?.({ mode: "success", jobMs: 50, requiredHeader: { name: "X-Proxy-Auth", value: secret } });
+      const { health, vram, generate } = await deploy(
+        "e2e",
+        checksArgs({ comfyUrl: emulator?.url ?? "", authHeader: `X-Proxy-Auth: ${secret}`, minVramGb: 8, outDir: out }),
+      );
+
+      for (const [check, cmd] of [["health", health], ["vram", vram], ["generate", generate]] as const) {
+        assert.ok(cmd);
+        const run = await runRecorded(cmd);
+        assert.equal(run.code, 0, `${check} exited ${run.code}:\n${run.stderr}\n${run.stdout}`);
+        assert.equal(parseVerdict(run.stdout, check).ok, true);
+        assert.ok(!run.stdout.includes(secret) && !run.stderr.includes(secret), `${check} printed the header value`);
+      }
+      const saved = fs.readdirSync(out);
+      assert.ok(saved.some((f) => f.endsWith(".mp4")), `no video saved in --out: ${saved.join(", ")}`);
+    });
+
+    it("runs the TypeScript CLI through ts-node, as a program started from source does", async () => {
+      emulator = await start?.({ mode: "success" });
+      const cli = checksCli(path.join(REPO, "components", "checks.ts"));
+      const create = shellCommand([...cli.argv, "health", "--url", emulator?.url ?? "", "--timeout", "30"]);
+      const run = await runRecorded({ type: COMMAND_TYPE, name: "src", custom: true, inputs: { create, dir: cli.dir } });
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(parseVerdict(run.stdout, "health").ok, true);
+    });
+
+    it("fails a check with the verdict's message in what Pulumi shows (the command's output)", async () => {
+      emulator = await start?.({ mode: "lowVram" });
+      const { vram } = await deploy("e2efail", checksArgs({ comfyUrl: emulator?.url ?? "", minVramGb: 24, health: false, generate: false }));
+      assert.ok(vram);
+
+      const run = await runRecorded(vram);
+      assert.equal(run.code, 1);
+      const verdict = parseCheckOutput(run.stdout);
+      assert.equal(verdict.ok, false);
+      assert.ok(verdict.message.length > 0);
+      // @pulumi/command fails the step with stdout and stderr attached; the verdict's message is in there.
+      assert.ok(`${run.stdout}${run.stderr}`.includes(verdict.message));
+      assert.throws(() => parseVerdict(run.stdout, "vram"), /vram check failed/);
+    });
   });
 
   it("runs the compiled CLI from dist/ and the TypeScript source through ts-node", () => {
