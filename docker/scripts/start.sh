@@ -1,0 +1,292 @@
+#!/usr/bin/env bash
+# Container entrypoint of the ComfyUI + SteadyDancer image: checks that a GPU is usable, picks ComfyUI's VRAM and
+# attention settings for it, makes sure the models are there, points ComfyUI at them, then runs ComfyUI with
+# SIGTERM/SIGINT forwarded so that a pod stop is clean. Exits with ComfyUI's status.
+#
+# Environment (all optional; defaults are the image's paths):
+#   VENV_DIR (/opt/venv)   COMFYUI_DIR (/opt/ComfyUI)   STEADYDANCER_HOME (/opt/steadydancer)
+#   DOWNLOAD_MODELS_SCRIPT (${STEADYDANCER_HOME}/scripts/download-models.sh)
+#   MODEL_MANIFEST         (${STEADYDANCER_HOME}/models/manifest.json)
+#   BAKED_MARKER           (${COMFYUI_DIR}/models/.steadydancer-baked): models are in the image, nothing to fetch
+#   WORKSPACE_DIR          (/workspace): the RunPod volume
+#   MODELS_DIR             (${WORKSPACE_DIR}/models when WORKSPACE_DIR is a writable folder, else ${COMFYUI_DIR}/models)
+#   SKIP_MODEL_DOWNLOAD=1  start without fetching models
+#   VRAM_MODE              auto | lowvram | normalvram | highvram (auto)
+#   ATTENTION_MODE         auto | flash | xformers | sdpa (auto)
+#   PYTORCH_CUDA_ALLOC_CONF (expandable_segments:True)
+#   MANAGER_NETWORK_MODE   ComfyUI-Manager network_mode (offline)
+#   COMFYUI_LISTEN (0.0.0.0)  COMFYUI_PORT (8188)  COMFYUI_ARGS (extra ComfyUI flags, split on spaces)
+#   COMFYUI_PID_FILE (/tmp/comfyui.pid)
+# Plus the download script's variables (STEADYDANCER_VARIANT, HF_TOKEN, HF_ENDPOINT, DOWNLOAD_*), passed through.
+set -euo pipefail
+
+readonly ME="start"
+log() { printf '%s: %s\n' "${ME}" "$*"; }
+die() {
+  local status=$1
+  shift
+  printf '%s: ERROR: %s\n' "${ME}" "$*" >&2
+  exit "${status}"
+}
+
+# ------------------------------------------------------------------ signals
+# Children run in the background so that TERM/INT can be forwarded; background children of a non-interactive
+# shell ignore INT, so both are forwarded as TERM.
+CHILD_PID=""
+on_signal() {
+  if [[ -n ${CHILD_PID} ]]; then
+    log "SIG$1 received: stopping PID ${CHILD_PID}"
+    kill -TERM "${CHILD_PID}" 2>/dev/null || true
+  else
+    die "$2" "SIG$1 received while starting: stopped"
+  fi
+}
+trap 'on_signal TERM 143' TERM
+trap 'on_signal INT 130' INT
+
+# run_child CMD...: runs CMD in the background, waits for it (through forwarded signals), sets CHILD_STATUS.
+CHILD_STATUS=0
+run_child() {
+  "$@" &
+  CHILD_PID=$!
+  wait_child
+}
+wait_child() {
+  CHILD_STATUS=0
+  wait "${CHILD_PID}" || CHILD_STATUS=$?
+  while kill -0 "${CHILD_PID}" 2>/dev/null; do # wait returned early for a trapped signal
+    CHILD_STATUS=0
+    wait "${CHILD_PID}" || CHILD_STATUS=$?
+  done
+  CHILD_PID=""
+}
+
+VENV_DIR=${VENV_DIR:-/opt/venv}
+COMFYUI_DIR=${COMFYUI_DIR:-/opt/ComfyUI}
+STEADYDANCER_HOME=${STEADYDANCER_HOME:-/opt/steadydancer}
+DOWNLOAD_MODELS_SCRIPT=${DOWNLOAD_MODELS_SCRIPT:-${STEADYDANCER_HOME}/scripts/download-models.sh}
+MODEL_MANIFEST=${MODEL_MANIFEST:-${STEADYDANCER_HOME}/models/manifest.json}
+BAKED_MARKER=${BAKED_MARKER:-${COMFYUI_DIR}/models/.steadydancer-baked}
+WORKSPACE_DIR=${WORKSPACE_DIR:-/workspace}
+VRAM_MODE=${VRAM_MODE:-auto}
+ATTENTION_MODE=${ATTENTION_MODE:-auto}
+MANAGER_NETWORK_MODE=${MANAGER_NETWORK_MODE:-offline}
+COMFYUI_LISTEN=${COMFYUI_LISTEN:-0.0.0.0}
+COMFYUI_PORT=${COMFYUI_PORT:-8188}
+COMFYUI_PID_FILE=${COMFYUI_PID_FILE:-/tmp/comfyui.pid}
+
+case "${VRAM_MODE}" in auto | lowvram | normalvram | highvram) ;; *) die 2 "VRAM_MODE must be auto, lowvram, normalvram or highvram, got '${VRAM_MODE}'" ;; esac
+case "${ATTENTION_MODE}" in auto | flash | xformers | sdpa) ;; *) die 2 "ATTENTION_MODE must be auto, flash, xformers or sdpa, got '${ATTENTION_MODE}'" ;; esac
+case "${MANAGER_NETWORK_MODE}" in public | private | offline) ;; *) die 2 "MANAGER_NETWORK_MODE must be public, private or offline, got '${MANAGER_NETWORK_MODE}'" ;; esac
+[[ ${COMFYUI_PORT} =~ ^[0-9]+$ ]] || die 2 "COMFYUI_PORT must be a port number, got '${COMFYUI_PORT}'"
+[[ -f ${COMFYUI_DIR}/main.py ]] || die 2 "no ComfyUI at ${COMFYUI_DIR} (main.py missing; set COMFYUI_DIR)"
+
+if [[ -x ${VENV_DIR}/bin/python ]]; then
+  export VIRTUAL_ENV=${VENV_DIR}
+  export PATH="${VENV_DIR}/bin:${PATH}"
+fi
+command -v python >/dev/null 2>&1 || die 2 "python not found (no venv at ${VENV_DIR} and none on PATH)"
+
+# ------------------------------------------------------------------ 1. GPU preflight
+no_gpu() {
+  die 1 "no GPU visible: $1. The pod or container was started without a GPU (RunPod: a GPU pod; docker: --gpus all with the NVIDIA Container Toolkit), the NVIDIA driver is not loaded, or the driver is too old for CUDA 12.4 (needs driver 550 or newer)."
+}
+command -v nvidia-smi >/dev/null 2>&1 || no_gpu "nvidia-smi is not available in the container"
+gpu_list=$(nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv,noheader,nounits 2>&1) ||
+  no_gpu "nvidia-smi failed: ${gpu_list//$'\n'/ }"
+IFS=, read -r _ gpu_name gpu_mib gpu_driver <<<"${gpu_list%%$'\n'*}" || true
+gpu_name=${gpu_name# }
+gpu_mib=${gpu_mib// /}
+gpu_driver=${gpu_driver// /}
+[[ ${gpu_mib} =~ ^[0-9]+$ ]] || no_gpu "nvidia-smi lists no GPU (${gpu_list//$'\n'/ })"
+gpu_count=$(grep -c . <<<"${gpu_list}")
+log "GPU: ${gpu_name}, ${gpu_mib} MiB, driver ${gpu_driver}${gpu_count:+ (${gpu_count} listed)}"
+
+# One Python run (one torch import) initialises CUDA and looks for the optional attention kernels.
+probe_out=$(python - <<'PY' 2>&1
+import importlib, sys
+
+def one_line(err):
+    return (type(err).__name__ + ": " + str(err)).replace("\n", " ")[:400]
+
+try:
+    import torch
+    torch.cuda.init()
+    print("torch ok", torch.__version__, "CUDA", torch.version.cuda, "devices", torch.cuda.device_count())
+except Exception as err:  # noqa: BLE001 - any failure means CUDA is unusable
+    print("torch no", one_line(err))
+    sys.exit(0)
+
+for label, module, package in (("flash_attn", "flash_attn", "flash_attn"), ("xformers", "xformers.ops", "xformers")):
+    try:
+        importlib.import_module(module)
+        print(label, "ok", getattr(sys.modules[package], "__version__", "?"))
+    except Exception as err:  # noqa: BLE001 - a broken wheel counts as absent
+        print(label, "no", one_line(err))
+PY
+) || die 1 "python could not run the GPU probe: ${probe_out//$'\n'/ }"
+probe_line() { # KEY: rest of the probe's "KEY ..." line
+  local line
+  while IFS= read -r line; do
+    if [[ ${line} == "$1 "* ]]; then
+      printf '%s' "${line#"$1 "}"
+      return 0
+    fi
+  done <<<"${probe_out}"
+}
+torch_line=$(probe_line torch)
+if [[ ${torch_line} != ok* ]]; then
+  no_gpu "PyTorch cannot initialise CUDA (${torch_line#no }; driver ${gpu_driver:-unknown})"
+fi
+log "PyTorch: ${torch_line#ok }"
+
+# ------------------------------------------------------------------ 2. VRAM mode
+# lowvram below 20 GB: the fp8 14B weights alone are ~16 GB, so ComfyUI must stream weights from CPU RAM.
+# normalvram for 24-48 GB cards: ComfyUI's default, loading and offloading models as memory allows.
+# highvram from 60 GB (A100/H100 80 GB): the fp8 model (~16 GB), the T5 encoder (~11 GB), CLIP vision and the
+# VAE all fit, so keeping them on the GPU between runs saves reloading them for every video.
+if [[ ${VRAM_MODE} == auto ]]; then
+  if ((gpu_mib < 20000)); then
+    vram_mode=lowvram
+    vram_why="${gpu_mib} MiB < 20000 MiB: weights are streamed from CPU RAM"
+  elif ((gpu_mib < 60000)); then
+    vram_mode=normalvram
+    vram_why="20000 <= ${gpu_mib} MiB < 60000 MiB: ComfyUI's default offloading"
+  else
+    vram_mode=highvram
+    vram_why="${gpu_mib} MiB >= 60000 MiB: models stay on the GPU between runs"
+  fi
+else
+  vram_mode=${VRAM_MODE}
+  vram_why="set by VRAM_MODE"
+fi
+log "VRAM: --${vram_mode} (${vram_why})"
+
+# ------------------------------------------------------------------ 3. attention
+flash_line=$(probe_line flash_attn)
+xformers_line=$(probe_line xformers)
+attention_flags=()
+use_flash() {
+  attention_mode=flash
+  attention_flags=(--use-flash-attention)
+  attention_why="flash_attn ${flash_line#ok } imports"
+}
+use_xformers() {
+  attention_mode=xformers
+  attention_flags=()
+  attention_why="xformers ${xformers_line#ok } imports; ComfyUI uses it by default"
+}
+use_sdpa() {
+  attention_mode=sdpa
+  attention_flags=(--use-pytorch-cross-attention --disable-xformers)
+  attention_why=$1
+}
+case "${ATTENTION_MODE}" in
+  auto)
+    if [[ ${flash_line} == ok* ]]; then
+      use_flash
+    elif [[ ${xformers_line} == ok* ]]; then
+      use_xformers
+      attention_why="${attention_why}; flash_attn does not (${flash_line#no })"
+    else
+      use_sdpa "PyTorch SDPA: neither flash_attn (${flash_line#no }) nor xformers (${xformers_line#no }) imports"
+    fi
+    ;;
+  flash)
+    [[ ${flash_line} == ok* ]] || die 1 "ATTENTION_MODE=flash but flash_attn does not import: ${flash_line#no }"
+    use_flash
+    ;;
+  xformers)
+    [[ ${xformers_line} == ok* ]] || die 1 "ATTENTION_MODE=xformers but xformers does not import: ${xformers_line#no }"
+    use_xformers
+    ;;
+  *) use_sdpa "PyTorch SDPA, set by ATTENTION_MODE" ;;
+esac
+log "attention: ${attention_mode} ${attention_flags[*]:-(no flag)} (${attention_why})"
+
+# ------------------------------------------------------------------ 4. CUDA allocator
+export PYTORCH_CUDA_ALLOC_CONF=${PYTORCH_CUDA_ALLOC_CONF:-expandable_segments:True}
+log "PYTORCH_CUDA_ALLOC_CONF=${PYTORCH_CUDA_ALLOC_CONF}"
+
+# ------------------------------------------------------------------ 5. models
+if [[ -n ${MODELS_DIR:-} ]]; then
+  models_dir=${MODELS_DIR}
+elif [[ -d ${WORKSPACE_DIR} && -w ${WORKSPACE_DIR} ]]; then
+  models_dir=${WORKSPACE_DIR}/models
+else
+  models_dir=${COMFYUI_DIR}/models
+fi
+if [[ -f ${BAKED_MARKER} ]]; then
+  log "models: baked into the image (${BAKED_MARKER}), nothing to fetch"
+elif [[ ${SKIP_MODEL_DOWNLOAD:-0} == 1 ]]; then
+  log "models: SKIP_MODEL_DOWNLOAD=1, nothing fetched (ComfyUI looks in ${models_dir})"
+else
+  [[ -x ${DOWNLOAD_MODELS_SCRIPT} ]] || die 2 "cannot run ${DOWNLOAD_MODELS_SCRIPT} (set DOWNLOAD_MODELS_SCRIPT)"
+  log "models: fetching into ${models_dir} with ${DOWNLOAD_MODELS_SCRIPT}"
+  run_child env MODELS_DIR="${models_dir}" MODEL_MANIFEST="${MODEL_MANIFEST}" "${DOWNLOAD_MODELS_SCRIPT}"
+  if ((CHILD_STATUS != 0)); then
+    die "${CHILD_STATUS}" "model download failed (exit ${CHILD_STATUS}): ComfyUI not started. Fix the cause above and restart; finished files are kept and partial ones resume."
+  fi
+fi
+
+# ------------------------------------------------------------------ 6. extra_model_paths.yaml
+# Maps every model folder on the volume, including diffusion_models, text_encoders and detection that the
+# RunPod worker's file leaves out (ComfyUI only maps unet/clip to them as legacy names).
+extra_paths=${COMFYUI_DIR}/extra_model_paths.yaml
+models_real=$(cd "${models_dir}" 2>/dev/null && pwd -P) || models_real=""
+comfy_models_real=$(cd "${COMFYUI_DIR}/models" 2>/dev/null && pwd -P) || comfy_models_real=""
+if [[ -n ${models_real} && ${models_real} != "${comfy_models_real}" ]]; then
+  folders="checkpoints clip clip_vision controlnet detection diffusion_models embeddings loras text_encoders unet upscale_models vae"
+  if [[ -r ${MODEL_MANIFEST} ]] && command -v jq >/dev/null 2>&1; then
+    manifest_folders=$(jq -r '[.files[].target | split("/")[0]] | unique | join(" ")' "${MODEL_MANIFEST}" 2>/dev/null) || manifest_folders=""
+    folders="${folders} ${manifest_folders}"
+  fi
+  yaml_root=${models_real//\\/\\\\}
+  yaml_root=${yaml_root//\"/\\\"}
+  {
+    printf '# Written by start.sh at each start: ComfyUI also finds the models under %s.\n' "${models_real}"
+    printf 'steadydancer_models:\n  base_path: "%s"\n' "${yaml_root}"
+    tr ' ' '\n' <<<"${folders}" | sort -u | while IFS= read -r folder; do
+      if [[ -n ${folder} ]]; then printf '  %s: %s\n' "${folder}" "${folder}"; fi
+    done
+  } >"${extra_paths}.tmp"
+  mv -f "${extra_paths}.tmp" "${extra_paths}"
+  log "extra_model_paths.yaml: ComfyUI also looks in ${models_real}"
+elif [[ -f ${extra_paths} ]] && grep -q '^# Written by start.sh' "${extra_paths}"; then
+  rm -f "${extra_paths}" # ours, from a start with a volume that is gone now
+fi
+
+# ------------------------------------------------------------------ 7. ComfyUI-Manager network mode
+# Manager 3.x reads user/default/ComfyUI-Manager/config.ini; newer builds read user/__manager/config.ini.
+set_manager_mode() {
+  local file=$1
+  mkdir -p "${file%/*}"
+  if [[ -f ${file} ]]; then
+    awk -v mode="${MANAGER_NETWORK_MODE}" '
+      /^[ \t]*network_mode[ \t]*=/ { next }
+      { print }
+      /^\[default\][ \t]*$/ && !done { print "network_mode = " mode; done = 1 }
+      END { if (!done) { print "[default]"; print "network_mode = " mode } }' "${file}" >"${file}.tmp"
+    mv -f "${file}.tmp" "${file}"
+  else
+    printf '[default]\nnetwork_mode = %s\n' "${MANAGER_NETWORK_MODE}" >"${file}"
+  fi
+}
+set_manager_mode "${COMFYUI_DIR}/user/default/ComfyUI-Manager/config.ini"
+set_manager_mode "${COMFYUI_DIR}/user/__manager/config.ini"
+log "ComfyUI-Manager: network_mode = ${MANAGER_NETWORK_MODE}"
+
+# ------------------------------------------------------------------ 8. ComfyUI
+extra_args=()
+if [[ -n ${COMFYUI_ARGS:-} ]]; then read -r -a extra_args <<<"${COMFYUI_ARGS}"; fi
+args=(main.py --listen "${COMFYUI_LISTEN}" --port "${COMFYUI_PORT}" "--${vram_mode}" "${attention_flags[@]}" "${extra_args[@]}")
+cd "${COMFYUI_DIR}"
+log "starting ComfyUI: python -u ${args[*]}"
+python -u "${args[@]}" &
+CHILD_PID=$!
+printf '%s\n' "${CHILD_PID}" >"${COMFYUI_PID_FILE}"
+comfy_pid=${CHILD_PID}
+wait_child
+if [[ -f ${COMFYUI_PID_FILE} ]] && [[ $(<"${COMFYUI_PID_FILE}") == "${comfy_pid}" ]]; then rm -f "${COMFYUI_PID_FILE}"; fi
+log "ComfyUI exited with status ${CHILD_STATUS}"
+if ((CHILD_STATUS != 0)); then exit "${CHILD_STATUS}"; fi

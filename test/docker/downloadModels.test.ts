@@ -1,0 +1,382 @@
+// docker/scripts/download-models.sh run for real (aria2c, curl, jq) against the Hugging-Face-like emulator.
+import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { MODEL_VARIANTS, parseModelManifest, type ModelVariant } from "../../components/modelManifest";
+import { ModelServer } from "../emulators/modelServer";
+
+const SCRIPT = path.resolve(__dirname, "../../../docker/scripts/download-models.sh");
+const TOKEN = "hf_TESTTOKEN_never_printed_0123456789";
+const MB = 1024 * 1024;
+
+interface RunResult { code: number | null; stdout: string; stderr: string }
+
+function run(env: NodeJS.ProcessEnv, whileRunning?: (child: ChildProcess) => void, timeoutMs = 20000): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(SCRIPT, [], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+    const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`timed out:\n${stdout}\n${stderr}`)); }, timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    whileRunning?.(child);
+  });
+}
+
+const sha256 = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
+const have = (tool: string): boolean => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
+
+interface FileSpec {
+  id: string;
+  variants?: Array<ModelVariant | "*">;
+  repo?: string;
+  path: string;
+  target: string;
+  data: Buffer;
+  lfs?: boolean;
+  /** Put in the manifest: its sha256 / size pinned (default: null, as before `models:pin`). */
+  pin?: boolean;
+  /** Not published on the server. */
+  missing?: boolean;
+  sizeEstimate?: number;
+}
+
+describe("download-models.sh (real aria2c/curl against the Hub emulator)", function () {
+  this.timeout(30000);
+  let server: ModelServer;
+  let dir: string;
+  let modelsDir: string;
+  let manifestPath: string;
+
+  before(function () {
+    for (const tool of ["jq", "curl", "aria2c"]) {
+      if (!have(tool)) {
+        if (process.env.CI) throw new Error(`${tool} is required in CI (.ci/run installs it)`);
+        this.skip(); // visibly: mocha lists these tests as pending
+      }
+    }
+  });
+
+  beforeEach(async () => {
+    server = await ModelServer.start({ token: TOKEN, gatedRepos: ["org/gated"] });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "dlm-test-"));
+    modelsDir = path.join(dir, "models");
+    manifestPath = path.join(dir, "manifest.json");
+  });
+
+  afterEach(async () => {
+    await server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Publishes the files and writes a manifest (validated by the TypeScript schema) listing them. */
+  function setup(files: FileSpec[], fallback: ModelVariant | null = "fp16"): void {
+    for (const f of files) {
+      if (!f.missing) server.host({ repo: f.repo ?? "org/models", path: f.path, data: f.data, lfs: f.lfs ?? true });
+    }
+    const variants = Object.fromEntries(MODEL_VARIANTS.map((v) => [v, {
+      description: v, minVramGb: 24, fallback: v === "fp8" ? fallback : null,
+    }]));
+    const manifest = {
+      schemaVersion: 1,
+      variants,
+      files: [
+        ...files.map((f) => ({
+          id: f.id,
+          variants: f.variants ?? ["*"],
+          repo: f.repo ?? "org/models",
+          revision: "main",
+          path: f.path,
+          url: `https://huggingface.co/${f.repo ?? "org/models"}/resolve/main/${f.path}`,
+          target: f.target,
+          size: f.pin ? f.data.length : null,
+          sizeEstimate: f.sizeEstimate ?? f.data.length,
+          sha256: f.pin ? sha256(f.data) : null,
+        })),
+        // Every variant needs a file for the schema; these are never selected by the tests.
+        ...MODEL_VARIANTS.filter((v) => v !== "fp8" && v !== "fp16").map((v) => ({
+          id: `unused-${v}`, variants: [v], repo: "org/models", revision: "main", path: `unused/${v}.gguf`,
+          url: `https://huggingface.co/org/models/resolve/main/unused/${v}.gguf`, target: "unet", size: null, sizeEstimate: 1, sha256: null,
+        })),
+      ],
+    };
+    parseModelManifest(manifest, "test manifest");
+    fs.writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
+  }
+
+  function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+    return {
+      PATH: "/usr/local/bin:/usr/bin:/bin",
+      HOME: dir,
+      TMPDIR: dir,
+      HF_ENDPOINT: server.endpoint,
+      MODEL_MANIFEST: manifestPath,
+      MODELS_DIR: modelsDir,
+      DOWNLOAD_RETRY_WAIT: "1",
+      DOWNLOAD_MAX_TRIES: "4",
+      DOWNLOAD_SUMMARY_INTERVAL: "0",
+      ...extra,
+    };
+  }
+
+  const placed = (target: string, name: string): string => path.join(modelsDir, target, name);
+  const cdnGets = (repo: string, p: string) => server.requestsFor(repo, p).filter((r) => r.route === "cdn" && r.method === "GET");
+
+  /** A PATH holding every tool of /usr/bin except `without`, plus optional wrappers placed first. */
+  function pathWithout(without: string[], wrappers: Record<string, string> = {}): string {
+    const bin = path.join(dir, "bin");
+    fs.mkdirSync(bin, { recursive: true });
+    for (const name of fs.readdirSync("/usr/bin")) {
+      if (!without.includes(name) && !(name in wrappers)) fs.symlinkSync(path.join("/usr/bin", name), path.join(bin, name));
+    }
+    for (const [name, body] of Object.entries(wrappers)) fs.writeFileSync(path.join(bin, name), body, { mode: 0o755 });
+    return bin;
+  }
+
+  it("downloads every file of the variant in parallel, verifies it and says so file by file", async () => {
+    const lfs = randomBytes(3 * MB);
+    const pinned = randomBytes(2 * MB);
+    const plain = Buffer.from('{"model_type": "yolo"}\n');
+    setup([
+      { id: "dit", variants: ["fp8"], path: "SteadyDancer/dit_fp8.safetensors", target: "diffusion_models/WanVideo/SteadyDancer", data: lfs },
+      { id: "vae", path: "vae.safetensors", target: "vae/wanvideo", data: pinned, pin: true },
+      { id: "cfg", path: "onnx/config.json", target: "detection/onnx", data: plain, lfs: false },
+    ]);
+    const r = await run(env());
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(fs.readFileSync(placed("diffusion_models/WanVideo/SteadyDancer", "dit_fp8.safetensors")), lfs);
+    assert.deepEqual(fs.readFileSync(placed("vae/wanvideo", "vae.safetensors")), pinned);
+    assert.deepEqual(fs.readFileSync(placed("detection/onnx", "config.json")), plain);
+    // Per-file lines with sizes and rates, and how each file was verified.
+    assert.match(r.stdout, /\[start\] dit: diffusion_models\/WanVideo\/SteadyDancer\/dit_fp8\.safetensors \(3\.1 MB\)/);
+    assert.match(r.stdout, /\[fetched\] dit: 3\.1 MB in \d+\.\d s \(\d+\.\d MB\/s\)/);
+    assert.match(r.stdout, new RegExp(`\\[done\\] dit: .*sha256 ${sha256(lfs)}, server-lfs-sha256`));
+    assert.match(r.stdout, new RegExp(`\\[done\\] vae: .*sha256 ${sha256(pinned)}, manifest`));
+    assert.match(r.stderr, /cfg: verified by size only/);
+    assert.equal(fs.readFileSync(path.join(modelsDir, ".steadydancer-variant"), "utf8"), "fp8\n");
+    assert.deepEqual(fs.readdirSync(path.join(modelsDir, "diffusion_models/WanVideo/SteadyDancer")).sort(),
+      ["dit_fp8.safetensors", "dit_fp8.safetensors.sha256"], "no .part or .aria2 left behind");
+    // The LFS file came from the CDN after the 302, in one piece.
+    assert.equal(cdnGets("org/models", "SteadyDancer/dit_fp8.safetensors").length, 1);
+  });
+
+  it("skips files already present and verified without a single request (a reused network volume)", async () => {
+    const data = randomBytes(2 * MB);
+    const pinned = randomBytes(MB);
+    setup([
+      { id: "dit", path: "dit.safetensors", target: "diffusion_models", data },
+      { id: "vae", path: "vae.safetensors", target: "vae", data: pinned, pin: true },
+    ]);
+    assert.equal((await run(env())).code, 0);
+    const before = server.requests.length;
+
+    const again = await run(env());
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(server.requests.length, before, "a verified file costs no request");
+    assert.match(again.stdout, /\[ok\] dit: present, verified earlier \(server-lfs-sha256\)/);
+
+    // A copy placed by hand (no sidecar) is hashed against the pinned sha256, still without a request.
+    fs.rmSync(placed("vae", "vae.safetensors.sha256"));
+    const hashed = await run(env());
+    assert.equal(hashed.code, 0, hashed.stderr);
+    assert.equal(server.requests.length, before);
+    assert.match(hashed.stdout, /\[check\] vae: hashing the copy already present[\s\S]*\[ok\] vae: present and matches the manifest sha256/);
+
+    // A changed size/mtime makes the sidecar stale: the copy is checked again and, being wrong, replaced.
+    fs.writeFileSync(placed("vae", "vae.safetensors"), randomBytes(MB));
+    const replaced = await run(env());
+    assert.equal(replaced.code, 0, replaced.stderr);
+    assert.match(replaced.stderr, /vae: .* does not match the manifest sha256/);
+    assert.deepEqual(fs.readFileSync(placed("vae", "vae.safetensors")), pinned);
+  });
+
+  it("resumes a connection cut mid-file from the cut offset instead of starting over", async () => {
+    const data = randomBytes(4 * MB);
+    setup([{ id: "dit", path: "dit.safetensors", target: "diffusion_models", data }]);
+    const cutAt = 1_500_000;
+    server.addFault("org/models", "dit.safetensors", { kind: "cut", afterBytes: cutAt });
+    const r = await run(env());
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(fs.readFileSync(placed("diffusion_models", "dit.safetensors")), data);
+    const gets = cdnGets("org/models", "dit.safetensors");
+    assert.equal(gets.length, 2, JSON.stringify(gets));
+    assert.equal(gets[0]?.rangeStart, 0);
+    assert.equal(gets[0]?.bytesSent, cutAt);
+    assert.equal(gets[1]?.range, `bytes=${cutAt}-${data.length - 1}`);
+    assert.equal(gets[1]?.rangeStart, cutAt, "the second request starts where the first was cut");
+    const served = gets.reduce((n, g) => n + g.bytesSent, 0);
+    assert.equal(served, data.length, "no byte is fetched twice");
+  });
+
+  it("rides out a burst of 503s with retries", async () => {
+    const data = randomBytes(MB);
+    setup([{ id: "dit", path: "dit.safetensors", target: "diffusion_models", data }]);
+    server.addFault("org/models", "dit.safetensors", { kind: "status", status: 503, times: 2 });
+    const r = await run(env());
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(fs.readFileSync(placed("diffusion_models", "dit.safetensors")), data);
+    assert.deepEqual(cdnGets("org/models", "dit.safetensors").map((g) => g.status), [503, 503, 200]);
+  });
+
+  it("deletes a corrupt download and fetches it once more", async () => {
+    const data = randomBytes(2 * MB);
+    setup([{ id: "dit", path: "dit.safetensors", target: "diffusion_models", data }]);
+    server.addFault("org/models", "dit.safetensors", { kind: "corrupt", offset: 1000, times: 1 });
+    const r = await run(env());
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stderr, /dit: checksum mismatch .*: deleted, fetching it once more/);
+    assert.deepEqual(fs.readFileSync(placed("diffusion_models", "dit.safetensors")), data);
+    assert.equal(cdnGets("org/models", "dit.safetensors").length, 2);
+  });
+
+  it("fails naming the file when the second download is corrupt too", async () => {
+    const data = randomBytes(MB);
+    setup([{ id: "dit", path: "dit.safetensors", target: "diffusion_models", data, pin: true }]);
+    server.addFault("org/models", "dit.safetensors", { kind: "corrupt", offset: 10, times: 2 });
+    const r = await run(env());
+    assert.equal(r.code, 5, r.stdout + r.stderr);
+    assert.match(r.stderr, /ERROR: dit: checksum mismatch again after a fresh download from http:\/\/127\.0\.0\.1:\d+\/org\/models\/resolve\/main\/dit\.safetensors/);
+    assert.equal(cdnGets("org/models", "dit.safetensors").length, 2, "exactly one re-fetch");
+    assert.ok(!fs.existsSync(placed("diffusion_models", "dit.safetensors")), "a corrupt file is never put in place");
+    assert.ok(!fs.existsSync(placed("diffusion_models", "dit.safetensors.part")), "nor kept");
+  });
+
+  it("fails with a clear message naming the file on a 404", async () => {
+    setup([
+      { id: "vae", path: "vae.safetensors", target: "vae", data: randomBytes(1000) },
+      { id: "lora", path: "Lightx2v/nope.safetensors", target: "loras", data: randomBytes(10), missing: true },
+    ]);
+    const r = await run(env());
+    assert.equal(r.code, 4, r.stdout + r.stderr);
+    assert.match(r.stderr, new RegExp(`ERROR: lora: not found at ${server.endpoint}/org/models/resolve/main/Lightx2v/nope\\.safetensors: check the manifest path/revision \\(HTTP 404 EntryNotFound`));
+    assert.equal(server.requests.filter((q) => q.method === "GET").length, 0, "nothing is downloaded when a file cannot be had");
+  });
+
+  it("asks for a token on a gated repo, and sends it only as a header: never in argv, env or output", async () => {
+    const data = randomBytes(MB);
+    setup([{ id: "gated", repo: "org/gated", path: "model.safetensors", target: "diffusion_models", data }], null);
+
+    const anonymous = await run(env());
+    assert.equal(anonymous.code, 4, anonymous.stdout + anonymous.stderr);
+    assert.match(anonymous.stderr, /ERROR: gated: needs a Hugging Face token: set HF_TOKEN \/ accept the model licence at https:\/\/huggingface\.co\/org\/gated \(HTTP 401/);
+
+    const argvLog = path.join(dir, "argv.log");
+    const recorder = (tool: string): string =>
+      `#!/bin/bash\nprintf '%s %s env:%s\\n' "${tool}" "$*" "\${HF_TOKEN:+HF_TOKEN-set}" >> "${argvLog}"\nexec /usr/bin/${tool} "$@"\n`;
+    const bin = pathWithout([], { aria2c: recorder("aria2c"), curl: recorder("curl") });
+    const r = await run(env({ PATH: bin, HF_TOKEN: TOKEN }));
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(fs.readFileSync(placed("diffusion_models", "model.safetensors")), data);
+    assert.ok(server.requestsFor("org/gated", "model.safetensors").some((q) => q.route === "resolve" && q.authorization === "valid"));
+    const calls = fs.readFileSync(argvLog, "utf8");
+    assert.match(calls, /^curl /m, "the HEAD went through the recorded curl");
+    assert.match(calls, /^aria2c /m, "the download went through the recorded aria2c");
+    assert.ok(!calls.includes(TOKEN), `token in argv:\n${calls}`);
+    assert.ok(!calls.includes("HF_TOKEN-set"), "children do not inherit HF_TOKEN");
+    assert.ok(!r.stdout.includes(TOKEN) && !r.stderr.includes(TOKEN));
+    assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith("download-models.")), [], "the header file is removed");
+  });
+
+  it("fails before downloading anything when the disk is too small, with the numbers", async () => {
+    const free = fs.statfsSync(dir).bavail * fs.statfsSync(dir).bsize;
+    setup([{ id: "dit", path: "dit.safetensors", target: "diffusion_models", data: randomBytes(1000), sizeEstimate: free + 1e12 }]);
+    const r = await run(env());
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stderr, /ERROR: not enough disk space in .*: the fp8 files still to fetch \(1 files\) need \d+\.\d GB \(\d+ bytes\), only \d+\.\d GB \(\d+ bytes\) are free/);
+    assert.equal(server.requests.length, 0, "not even a HEAD");
+  });
+
+  it("falls back from fp8 to fp16 when the fp8 files cannot be had", async () => {
+    const shared = randomBytes(1000);
+    const fp16 = randomBytes(MB);
+    setup([
+      { id: "dit-fp8", variants: ["fp8"], path: "fp8/dit.safetensors", target: "diffusion_models", data: randomBytes(10), missing: true },
+      { id: "dit-fp16", variants: ["fp16"], path: "fp16/dit.safetensors", target: "diffusion_models", data: fp16 },
+      { id: "vae", path: "vae.safetensors", target: "vae", data: shared },
+    ]);
+    const r = await run(env());
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stderr, /dit-fp8: not found at .*\n.*the fp8 files cannot be had: falling back to variant fp16/);
+    assert.deepEqual(fs.readFileSync(placed("diffusion_models", "dit.safetensors")), fp16);
+    assert.equal(fs.readFileSync(path.join(modelsDir, ".steadydancer-variant"), "utf8"), "fp16\n");
+  });
+
+  it("does not fall back when the missing file is one the fallback needs too", async () => {
+    setup([
+      { id: "dit-fp8", variants: ["fp8"], path: "fp8/dit.safetensors", target: "diffusion_models", data: randomBytes(10) },
+      { id: "vae", path: "vae.safetensors", target: "vae", data: randomBytes(10), missing: true },
+    ]);
+    const r = await run(env());
+    assert.equal(r.code, 4, r.stdout + r.stderr);
+    assert.doesNotMatch(r.stderr, /falling back/);
+    assert.match(r.stderr, /ERROR: vae: not found at/);
+  });
+
+  it("stops before downloading when the server's file is not the pinned one", async () => {
+    const data = randomBytes(MB);
+    setup([{ id: "dit", path: "dit.safetensors", target: "diffusion_models", data, pin: true }]);
+    server.host({ repo: "org/models", path: "dit.safetensors", data: randomBytes(MB) }); // the revision moved on
+    const r = await run(env());
+    assert.equal(r.code, 5, r.stdout + r.stderr);
+    assert.match(r.stderr, /dit: the file at .* is not the pinned one \(server sha256 [0-9a-f]{64}, manifest [0-9a-f]{64}\)/);
+    assert.equal(cdnGets("org/models", "dit.safetensors").length, 0);
+  });
+
+  it("falls back to curl when aria2c is missing: resumes across runs, verifies, re-fetches a corrupt file once", async () => {
+    const data = randomBytes(3 * MB);
+    const plain = Buffer.from("plain git file\n");
+    setup([
+      { id: "dit", path: "dit.safetensors", target: "diffusion_models", data },
+      { id: "cfg", path: "cfg.json", target: "detection", data: plain, lfs: false },
+    ]);
+    server.addFault("org/models", "dit.safetensors", { kind: "corrupt", offset: 5, times: 1 });
+    const bin = pathWithout(["aria2c"]);
+    const r = await run(env({ PATH: bin }));
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /aria2c not found: downloading with curl/);
+    assert.match(r.stderr, /dit: checksum mismatch \(expected [0-9a-f]{64}, got [0-9a-f]{64}\): deleted, fetching it once more/);
+    assert.deepEqual(fs.readFileSync(placed("diffusion_models", "dit.safetensors")), data);
+    assert.deepEqual(fs.readFileSync(placed("detection", "cfg.json")), plain);
+
+    // A partial file left by an earlier run is continued with a Range request.
+    fs.rmSync(placed("diffusion_models", "dit.safetensors"));
+    fs.rmSync(placed("diffusion_models", "dit.safetensors.sha256"));
+    fs.writeFileSync(placed("diffusion_models", "dit.safetensors.part"), data.subarray(0, MB));
+    const resumed = await run(env({ PATH: bin }));
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    assert.deepEqual(fs.readFileSync(placed("diffusion_models", "dit.safetensors")), data);
+    const last = cdnGets("org/models", "dit.safetensors").at(-1);
+    assert.equal(last?.rangeStart, MB);
+    assert.equal(last?.bytesSent, data.length - MB);
+  });
+
+  it("on SIGTERM stops aria2c, keeps the partial file, and the next run resumes it", async () => {
+    const data = randomBytes(2 * MB);
+    await server.close();
+    server = await ModelServer.start({ bytesPerSecondPerConnection: 2 * MB });
+    setup([{ id: "dit", path: "dit.safetensors", target: "diffusion_models", data }]);
+    const part = placed("diffusion_models", "dit.safetensors.part");
+    const stopped = await run(env(), (child) => {
+      const poll = setInterval(() => {
+        if (fs.existsSync(part) && fs.statSync(part).size > 0) { clearInterval(poll); child.kill("SIGTERM"); }
+      }, 20);
+      child.on("close", () => clearInterval(poll));
+    });
+    assert.equal(stopped.code, 143, stopped.stdout + stopped.stderr);
+    assert.match(stopped.stderr, /interrupted by SIGTERM; partial downloads are kept/);
+    assert.ok(fs.existsSync(part), "the partial file stays");
+    assert.ok(!fs.existsSync(placed("diffusion_models", "dit.safetensors")));
+
+    const resumed = await run(env());
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    assert.deepEqual(fs.readFileSync(placed("diffusion_models", "dit.safetensors")), data);
+    const gets = cdnGets("org/models", "dit.safetensors");
+    const restartAt = gets.at(-1)?.rangeStart ?? 0;
+    assert.ok(restartAt > 0, `the second run continued at byte ${restartAt}, not from 0`);
+  });
+});

@@ -1,0 +1,442 @@
+// Local stand-in for the Hugging Face Hub as the model download and pinning code sees it:
+//  - `/{owner}/{name}/resolve/{revision}/{path}` (GET/HEAD). An LFS file answers 302 to a CDN-like URL with
+//    `X-Linked-Etag: "<sha256>"`, `X-Linked-Size` and `X-Repo-Commit`; a plain git file answers 200 with its
+//    git blob sha1 as ETag. Errors carry `X-Error-Code`/`X-Error-Message` and a JSON `{"error": …}` body:
+//    401 GatedRepo / RepoNotFound without a token, 403 GatedRepo for a token without access, 404 EntryNotFound /
+//    RevisionNotFound.
+//  - `/cdn/{sha256}?X-Amz-…` (GET/HEAD): the signed CDN object, with byte ranges (206 + Content-Range,
+//    416 with `Content-Range: bytes */size`, Accept-Ranges). Faults are injected here.
+//  - `/api/models/{owner}/{name}/tree/{revision}[/{dir}]`: the tree API, entries
+//    `{type, oid, size, path, lfs?: {oid, size, pointerSize}, xetHash?}`, paginated with a `Link: <…>; rel="next"` header.
+// Sources: huggingface_hub `file_download.get_hf_file_metadata` / `utils/_http.hf_raise_for_status`,
+// huggingface.js `ListFileEntry`. Listens on 127.0.0.1, port 0.
+import http from "node:http";
+import type { Socket } from "node:net";
+import { createHash, randomBytes } from "node:crypto";
+
+export interface HostedFile {
+  repo: string;
+  path: string;
+  data: Buffer;
+  revision?: string;
+  /** Stored through LFS (default): resolved by a 302 to the CDN with X-Linked-Etag. */
+  lfs?: boolean;
+  /** Xet-backed LFS file: the tree entry also carries `xetHash`. */
+  xet?: boolean;
+}
+
+export type Fault =
+  /** Closes the connection after `afterBytes` body bytes of the next `times` CDN GETs (default 1). */
+  | { kind: "cut"; afterBytes: number; times?: number }
+  /** Answers `status` to the next `times` requests of `route` (default the CDN GET). */
+  | { kind: "status"; status: number; times: number; route?: "cdn" | "resolve" }
+  /** Flips one byte at `offset` in the next `times` CDN responses that cover it (same length, wrong content). */
+  | { kind: "corrupt"; offset: number; times: number };
+
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  route: "resolve" | "cdn" | "tree" | "other";
+  /** `repo/path` of the file the request is about, when known. */
+  file?: string;
+  range?: string;
+  /** First byte offset served (0 for a full body), for GETs that sent a body. */
+  rangeStart?: number;
+  status: number;
+  /** Body bytes actually written to the socket. */
+  bytesSent: number;
+  authorization: "none" | "valid" | "other";
+}
+
+export interface ModelServerOptions {
+  /** Token with access to every repo, gated ones included. */
+  token?: string;
+  /** A valid token that has not accepted the licence of gated repos (403 there). */
+  ungrantedToken?: string;
+  /** Repos that need an accepted licence. */
+  gatedRepos?: string[];
+  /** Per-connection rate limit for CDN bodies (bytes/s), like a CDN edge; unlimited when absent. */
+  bytesPerSecondPerConnection?: number;
+  /** Tree API page size (the Hub uses 1000). */
+  treePageSize?: number;
+}
+
+interface StoredFile extends Required<Omit<HostedFile, "xet">> {
+  xet: boolean;
+  sha256: string;
+  gitOid: string;
+}
+
+interface ErrorReply { status: number; code: string; message: string }
+
+const COMMIT = "9f1c0ffee0ddba11d0d0cafe5ca1ab1e0b5e55ed";
+const LFS_POINTER_SIZE_BASE = "version https://git-lfs.github.com/spec/v1\noid sha256:\nsize \n".length;
+
+const gitBlobSha1 = (content: Buffer): string =>
+  createHash("sha1").update(`blob ${content.length}\0`).update(content).digest("hex");
+
+function lfsPointer(sha256: string, size: number): Buffer {
+  return Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha256}\nsize ${size}\n`);
+}
+
+function parseRange(header: string | undefined, size: number): { start: number; end: number } | "unsatisfiable" | null {
+  if (!header) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === "" && m[2] === "")) return null; // malformed: ignored, like most servers
+  let start: number;
+  let end: number;
+  if (m[1] === "") {
+    const suffix = Number(m[2]);
+    if (suffix === 0) return "unsatisfiable";
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start >= size || start > end) return "unsatisfiable";
+  return { start, end };
+}
+
+export class ModelServer {
+  readonly requests: RecordedRequest[] = [];
+  private readonly files = new Map<string, StoredFile>();
+  private readonly faults = new Map<string, Fault[]>();
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(
+    private readonly server: http.Server,
+    readonly endpoint: string,
+    private readonly opts: ModelServerOptions,
+  ) {}
+
+  static start(opts: ModelServerOptions = {}): Promise<ModelServer> {
+    const server = http.createServer();
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => {
+        const addr = server.address();
+        if (!addr || typeof addr === "string") return reject(new Error("no address"));
+        const ms = new ModelServer(server, `http://127.0.0.1:${addr.port}`, opts);
+        server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => ms.onRequest(req, res));
+        server.on("connection", (s: Socket) => {
+          ms.sockets.add(s);
+          s.on("close", () => ms.sockets.delete(s));
+        });
+        server.on("clientError", (_e, s: Socket) => s.destroy());
+        resolve(ms);
+      });
+    });
+  }
+
+  /** Publishes a file; returns its sha256 (the LFS oid). */
+  host(file: HostedFile): string {
+    const sha256 = createHash("sha256").update(file.data).digest("hex");
+    const lfs = file.lfs ?? true;
+    const stored: StoredFile = {
+      repo: file.repo,
+      path: file.path,
+      data: file.data,
+      revision: file.revision ?? "main",
+      lfs,
+      xet: file.xet ?? false,
+      sha256,
+      gitOid: gitBlobSha1(lfs ? lfsPointer(sha256, file.data.length) : file.data),
+    };
+    this.files.set(this.key(stored.repo, stored.revision, stored.path), stored);
+    return sha256;
+  }
+
+  /** Resolve URL of a hosted (or not hosted) file, as a manifest would carry it. */
+  resolveUrl(repo: string, path: string, revision = "main"): string {
+    return `${this.endpoint}/${repo}/resolve/${encodeURIComponent(revision)}/${path.split("/").map(encodeURIComponent).join("/")}`;
+  }
+
+  addFault(repo: string, path: string, fault: Fault, revision = "main"): void {
+    const key = this.key(repo, revision, path);
+    this.faults.set(key, [...(this.faults.get(key) ?? []), { ...fault }]);
+  }
+
+  /** Requests about one file (`repo/path`), in arrival order. */
+  requestsFor(repo: string, path: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.file === `${repo}/${path}`);
+  }
+
+  close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  // ------------------------------------------------------------------ routing
+
+  private key(repo: string, revision: string, path: string): string {
+    return `${repo}@${revision}:${path}`;
+  }
+
+  private authorization(req: http.IncomingMessage): RecordedRequest["authorization"] {
+    const h = req.headers.authorization;
+    if (!h) return "none";
+    const token = /^Bearer (.+)$/.exec(h)?.[1];
+    return token !== undefined && token === this.opts.token ? "valid" : "other";
+  }
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? "/", this.endpoint);
+    const segments = url.pathname.split("/").slice(1).map((s) => decodeURIComponent(s));
+    const record: RecordedRequest = {
+      method: req.method ?? "GET",
+      url: req.url ?? "/",
+      route: "other",
+      status: 0,
+      bytesSent: 0,
+      authorization: this.authorization(req),
+    };
+    if (typeof req.headers.range === "string") record.range = req.headers.range;
+    this.requests.push(record);
+    res.on("finish", () => { record.status = res.statusCode; });
+    res.on("close", () => { if (record.status === 0) record.status = res.statusCode; });
+    res.setHeader("X-Request-Id", `Root=1-${randomBytes(12).toString("hex")}`);
+
+    if (segments[0] === "api" && segments[1] === "models" && segments[4] === "tree") {
+      record.route = "tree";
+      return this.onTree(req, res, url, segments);
+    }
+    if (segments[0] === "cdn" && segments.length === 2) {
+      record.route = "cdn";
+      return this.onCdn(req, res, url, segments[1] ?? "", record);
+    }
+    if (segments[2] === "resolve" && segments.length >= 5) {
+      record.route = "resolve";
+      return this.onResolve(req, res, segments, record);
+    }
+    this.sendError(req, res, { status: 404, code: "", message: "Not Found" });
+  }
+
+  /** The access check the Hub applies to every repo route (resolve and API alike). */
+  private checkRepoAccess(req: http.IncomingMessage, repo: string, revision: string): ErrorReply | null {
+    const auth = this.authorization(req);
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
+    const knownToken = bearer !== undefined && (bearer === this.opts.token || bearer === this.opts.ungrantedToken);
+    if (bearer !== undefined && !knownToken) {
+      return { status: 401, code: "", message: "Invalid credentials in Authorization header" };
+    }
+    const repoFiles = [...this.files.values()].filter((f) => f.repo === repo);
+    if (repoFiles.length === 0) {
+      // The Hub does not tell anonymous callers whether a private repo exists.
+      return auth === "none"
+        ? { status: 401, code: "RepoNotFound", message: "Repository not found" }
+        : { status: 404, code: "RepoNotFound", message: "Repository not found" };
+    }
+    if (this.opts.gatedRepos?.includes(repo) && auth !== "valid") {
+      return auth === "none"
+        ? { status: 401, code: "GatedRepo", message: `Access to model ${repo} is restricted. You must have access to it and be authenticated to access it. Please log in.` }
+        : { status: 403, code: "GatedRepo", message: `Access to model ${repo} is restricted and you are not in the authorized list. Visit https://huggingface.co/${repo} to ask for access.` };
+    }
+    if (!repoFiles.some((f) => f.revision === revision)) {
+      return { status: 404, code: "RevisionNotFound", message: `Invalid rev id: ${revision}` };
+    }
+    return null;
+  }
+
+  private sendError(req: http.IncomingMessage, res: http.ServerResponse, e: ErrorReply): void {
+    const body = JSON.stringify({ error: e.message });
+    if (e.code) res.setHeader("X-Error-Code", e.code);
+    res.setHeader("X-Error-Message", e.message);
+    res.writeHead(e.status, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(body) });
+    res.end(req.method === "HEAD" ? undefined : body);
+  }
+
+  private takeFault<K extends Fault["kind"]>(key: string, kind: K, match: (f: Extract<Fault, { kind: K }>) => boolean = () => true): Extract<Fault, { kind: K }> | undefined {
+    const list = this.faults.get(key) ?? [];
+    for (const f of list) {
+      if (f.kind !== kind) continue;
+      const fault = f as Extract<Fault, { kind: K }>;
+      const left = "times" in fault && fault.times !== undefined ? fault.times : 1;
+      if (left <= 0 || !match(fault)) continue;
+      (fault as { times?: number }).times = left - 1;
+      return fault;
+    }
+    return undefined;
+  }
+
+  private onResolve(req: http.IncomingMessage, res: http.ServerResponse, segments: string[], record: RecordedRequest): void {
+    const repo = `${segments[0]}/${segments[1]}`;
+    const revision = segments[3] ?? "";
+    const path = segments.slice(4).join("/");
+    record.file = `${repo}/${path}`;
+    if (req.method !== "GET" && req.method !== "HEAD") return this.sendError(req, res, { status: 405, code: "", message: "Method Not Allowed" });
+    const denied = this.checkRepoAccess(req, repo, revision);
+    if (denied) return this.sendError(req, res, denied);
+    const file = this.files.get(this.key(repo, revision, path));
+    const key = this.key(repo, revision, path);
+    if (this.takeFault(key, "status", (f) => f.route === "resolve")) {
+      return this.sendError(req, res, { status: 503, code: "", message: "Service Unavailable" });
+    }
+    if (!file) return this.sendError(req, res, { status: 404, code: "EntryNotFound", message: "Entry not found" });
+    res.setHeader("X-Repo-Commit", COMMIT);
+    if (file.lfs) {
+      const signed = `${this.endpoint}/cdn/${file.sha256}?X-Amz-Expires=3600&X-Amz-Signature=${randomBytes(16).toString("hex")}`;
+      const body = `Found. Redirecting to ${signed}`;
+      res.writeHead(302, {
+        Location: signed,
+        "X-Linked-Etag": `"${file.sha256}"`,
+        "X-Linked-Size": String(file.data.length),
+        ETag: `W/"${createHash("sha1").update(body).digest("hex").slice(0, 27)}"`,
+        "Content-Type": "text/plain; charset=utf-8",
+        "Content-Length": Buffer.byteLength(body),
+        Vary: "Origin, Accept",
+      });
+      res.end(req.method === "HEAD" ? undefined : body);
+      return;
+    }
+    this.sendBody(req, res, file, key, record, `"${file.gitOid}"`);
+  }
+
+  private onCdn(req: http.IncomingMessage, res: http.ServerResponse, url: URL, sha256: string, record: RecordedRequest): void {
+    const file = [...this.files.values()].find((f) => f.lfs && f.sha256 === sha256);
+    if (!url.searchParams.get("X-Amz-Signature")) {
+      res.writeHead(403, { "Content-Type": "application/xml" });
+      res.end(req.method === "HEAD" ? undefined : "<Error><Code>AccessDenied</Code><Message>Access denied</Message></Error>");
+      return;
+    }
+    if (!file) {
+      res.writeHead(404, { "Content-Type": "application/xml" });
+      res.end(req.method === "HEAD" ? undefined : "<Error><Code>NoSuchKey</Code></Error>");
+      return;
+    }
+    record.file = `${file.repo}/${file.path}`;
+    const key = this.key(file.repo, file.revision, file.path);
+    const failing = req.method === "GET" ? this.takeFault(key, "status", (f) => (f.route ?? "cdn") === "cdn") : undefined;
+    if (failing) {
+      res.writeHead(failing.status, { "Content-Type": "text/html", "Retry-After": "1" });
+      res.end(`<html><body>${failing.status}</body></html>`);
+      return;
+    }
+    // CloudFront-style entity tag of the object (not the sha256).
+    this.sendBody(req, res, file, key, record, `"${createHash("md5").update(file.data).digest("hex")}"`);
+  }
+
+  private sendBody(req: http.IncomingMessage, res: http.ServerResponse, file: StoredFile, key: string, record: RecordedRequest, etag: string): void {
+    const size = file.data.length;
+    const range = parseRange(typeof req.headers.range === "string" ? req.headers.range : undefined, size);
+    const common = {
+      "Accept-Ranges": "bytes",
+      ETag: etag,
+      "Content-Type": "application/octet-stream",
+      "Content-Disposition": `attachment; filename*=UTF-8''${encodeURIComponent(file.path.split("/").pop() ?? "file")}`,
+      "Last-Modified": "Tue, 02 Dec 2025 10:00:00 GMT",
+    };
+    if (range === "unsatisfiable") {
+      res.writeHead(416, { ...common, "Content-Range": `bytes */${size}`, "Content-Length": 0 });
+      res.end();
+      return;
+    }
+    const start = range ? range.start : 0;
+    const end = range ? range.end : size - 1;
+    const length = end - start + 1;
+    res.writeHead(range ? 206 : 200, {
+      ...common,
+      "Content-Length": length,
+      ...(range ? { "Content-Range": `bytes ${start}-${end}/${size}` } : {}),
+    });
+    if (req.method === "HEAD") return void res.end();
+    record.rangeStart = start;
+
+    let body = file.data.subarray(start, end + 1);
+    const corrupt = this.takeFault(key, "corrupt", (f) => f.offset >= start && f.offset <= end);
+    if (corrupt) {
+      body = Buffer.from(body);
+      const i = corrupt.offset - start;
+      body[i] = (body[i] ?? 0) ^ 0xff;
+    }
+    const cut = this.takeFault(key, "cut", (f) => f.afterBytes < length);
+    const limit = cut ? cut.afterBytes : length;
+    this.stream(res, body.subarray(0, limit), record, () => {
+      if (cut) res.socket?.destroy();
+      else res.end();
+    });
+  }
+
+  /** Writes `data` in chunks, throttled when a per-connection rate is set; `done` runs once all is flushed. */
+  private stream(res: http.ServerResponse, data: Buffer, record: RecordedRequest, done: () => void): void {
+    const rate = this.opts.bytesPerSecondPerConnection;
+    const chunk = 64 * 1024;
+    const began = Date.now();
+    let offset = 0;
+    const pump = (): void => {
+      while (offset < data.length) {
+        if (res.destroyed) return;
+        if (rate) {
+          const due = began + (offset / rate) * 1000;
+          const wait = due - Date.now();
+          if (wait > 1) return void setTimeout(pump, wait);
+        }
+        const piece = data.subarray(offset, offset + chunk);
+        offset += piece.length;
+        const last = offset >= data.length;
+        const ok = res.write(piece, () => {
+          record.bytesSent += piece.length;
+          if (last) done();
+        });
+        if (!ok && !last) return void res.once("drain", pump);
+      }
+      if (data.length === 0) done();
+    };
+    pump();
+  }
+
+  private onTree(req: http.IncomingMessage, res: http.ServerResponse, url: URL, segments: string[]): void {
+    const repo = `${segments[2]}/${segments[3]}`;
+    const revision = segments[5] ?? "";
+    const dir = segments.slice(6).filter((s) => s !== "").join("/");
+    if (req.method !== "GET") return this.sendError(req, res, { status: 405, code: "", message: "Method Not Allowed" });
+    const denied = this.checkRepoAccess(req, repo, revision);
+    if (denied) return this.sendError(req, res, denied);
+    const recursive = url.searchParams.get("recursive") === "true" || url.searchParams.get("recursive") === "1";
+    const inRev = [...this.files.values()].filter((f) => f.repo === repo && f.revision === revision);
+    const prefix = dir === "" ? "" : `${dir}/`;
+    const below = inRev.filter((f) => f.path.startsWith(prefix));
+    if (dir !== "" && below.length === 0) {
+      const isFile = inRev.some((f) => f.path === dir);
+      return this.sendError(req, res, isFile
+        ? { status: 400, code: "", message: `${dir} is not a directory` }
+        : { status: 404, code: "EntryNotFound", message: `${dir} does not exist on "${revision}"` });
+    }
+    type Entry = { type: "file" | "directory"; oid: string; size: number; path: string; lfs?: { oid: string; size: number; pointerSize: number }; xetHash?: string };
+    const entries = new Map<string, Entry>();
+    for (const f of below) {
+      const rest = f.path.slice(prefix.length);
+      const slash = rest.indexOf("/");
+      if (slash >= 0 && !recursive) {
+        const sub = prefix + rest.slice(0, slash);
+        entries.set(sub, { type: "directory", oid: gitBlobSha1(Buffer.from(sub)), size: 0, path: sub });
+        continue;
+      }
+      if (recursive) {
+        const parts = rest.split("/");
+        for (let i = 1; i < parts.length; i++) {
+          const sub = prefix + parts.slice(0, i).join("/");
+          entries.set(sub, { type: "directory", oid: gitBlobSha1(Buffer.from(sub)), size: 0, path: sub });
+        }
+      }
+      const entry: Entry = { type: "file", oid: f.gitOid, size: f.data.length, path: f.path };
+      if (f.lfs) entry.lfs = { oid: f.sha256, size: f.data.length, pointerSize: LFS_POINTER_SIZE_BASE + f.sha256.length + String(f.data.length).length };
+      if (f.xet) entry.xetHash = createHash("sha256").update("xet").update(f.data).digest("hex");
+      entries.set(f.path, entry);
+    }
+    const all = [...entries.values()].sort((a, b) => (a.type === b.type ? a.path.localeCompare(b.path) : a.type === "directory" ? -1 : 1));
+    const pageSize = this.opts.treePageSize ?? 1000;
+    const cursor = Number(url.searchParams.get("cursor") ?? "0");
+    const page = all.slice(cursor, cursor + pageSize);
+    const headers: Record<string, string | number> = { "Content-Type": "application/json; charset=utf-8" };
+    if (cursor + pageSize < all.length) {
+      const next = new URL(url.toString());
+      next.searchParams.set("cursor", String(cursor + pageSize));
+      headers.Link = `<${next.toString()}>; rel="next"`;
+    }
+    const body = JSON.stringify(page);
+    headers["Content-Length"] = Buffer.byteLength(body);
+    res.writeHead(200, headers);
+    res.end(body);
+  }
+}
