@@ -196,6 +196,7 @@ class GenerateRun {
   /** Waits while ComfyUI is still booting, so the check also works right after a deploy. */
   private async waitUntilAnswering(): Promise<string | null> {
     let lastState = "";
+    let backoff = 250;
     for (;;) {
       try {
         await this.client.systemStats();
@@ -209,7 +210,8 @@ class GenerateRun {
         const state = describeRequestFailure(error);
         if (state !== lastState) this.progress.info(`waiting for ComfyUI to answer: ${state}`);
         lastState = state;
-        await sleep(Math.min(1_000, this.deadline.remainingMs()), this.deadline.signal);
+        await sleep(Math.min(backoff, this.deadline.remainingMs()), this.deadline.signal);
+        backoff = Math.min(backoff * 2, 5_000);
       }
     }
   }

@@ -70,6 +70,8 @@ export interface RecordedRequest {
   path: string;
   headers: http.IncomingHttpHeaders;
   at: number;
+  /** JSON request bodies as text (uploads are left out). */
+  body?: string;
 }
 
 export interface SentEvent {
@@ -230,6 +232,8 @@ function parseMultipart(body: Buffer, contentType: string): MultipartPart[] | nu
 export class ComfyUIEmulator {
   readonly requests: RecordedRequest[] = [];
   readonly events: SentEvent[] = [];
+  /** Binary websocket frames delivered (previews, progress text). */
+  binaryFramesSent = 0;
   private options: Required<Omit<ComfyEmulatorOptions, "requiredHeader" | "devices">> & Pick<ComfyEmulatorOptions, "requiredHeader" | "devices">;
   private readonly server: http.Server;
   private readonly wss = new WebSocketServer({ noServer: true });
@@ -426,7 +430,9 @@ export class ComfyUIEmulator {
     const header = Buffer.alloc(4);
     header.writeUInt32BE(eventType, 0);
     const ws = to === null ? undefined : this.sockets.get(to);
-    if (ws?.readyState === WebSocket.OPEN) ws.send(Buffer.concat([header, payload]), { binary: true });
+    if (ws?.readyState !== WebSocket.OPEN) return;
+    ws.send(Buffer.concat([header, payload]), { binary: true });
+    this.binaryFramesSent += 1;
   }
 
   // ------------------------------------------------------------ HTTP
@@ -437,13 +443,15 @@ export class ComfyUIEmulator {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://x");
-    this.requests.push({ method: req.method ?? "GET", path: url.pathname, headers: req.headers, at: Date.now() });
+    const recorded: RecordedRequest = { method: req.method ?? "GET", path: url.pathname, headers: req.headers, at: Date.now() };
+    this.requests.push(recorded);
     const body = await new Promise<Buffer>((resolve) => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => resolve(Buffer.concat(chunks)));
       req.on("error", () => resolve(Buffer.alloc(0)));
     });
+    if (body.length > 0 && (req.headers["content-type"] ?? "").startsWith("application/json")) recorded.body = body.toString("utf8");
     if (this.options.hang) {
       this.hung.add(res);
       return;
