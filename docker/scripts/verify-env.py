@@ -9,7 +9,8 @@ Usage: verify-env.py [--build | --runtime] [--json]
 
 Which optional pieces are required follows the image's build switches, read from the environment:
 ENABLE_FLASH_ATTN=true makes flash_attn required, ENABLE_MMPOSE=true makes mmcv (with its compiled
-ops), mmengine, mmdet and mmpose required. xformers is never required (it is the attention fallback).
+ops), mmengine, mmdet and mmpose required. xformers (the attention fallback) and onnxruntime's CUDA provider
+(pose detection) are reported, never required.
 
 Exit status: 0 when every required piece is present, 1 when one is missing or has the wrong version
 (each is named with how to fix it), 2 on a usage error.
@@ -168,6 +169,23 @@ def check_xformers() -> Check:
     return Check("xformers", OK, False, version_of(module))
 
 
+def check_onnxruntime() -> Check:
+    # The dance workflow's pose detection asks onnxruntime for CUDAExecutionProvider; a CPU-only onnxruntime
+    # (e.g. pulled in beside onnxruntime-gpu) makes it fail or crawl. Reported, not required.
+    fix = f"pip uninstall -y onnxruntime && pip install -c {CONSTRAINTS} --force-reinstall onnxruntime-gpu"
+    module, error = try_import("onnxruntime")
+    if module is None:
+        return Check("onnxruntime", SKIPPED, False, f"not installed ({error})", fix)
+    try:
+        providers = [str(p) for p in module.get_available_providers()]
+    except Exception as exc:  # noqa: BLE001
+        return Check("onnxruntime", WRONG, False, f"{version_of(module)}: providers unreadable ({exc})", fix)
+    detail = f"{version_of(module)} ({', '.join(providers)})"
+    if "CUDAExecutionProvider" not in providers:
+        return Check("onnxruntime", WRONG, False, detail + ": no CUDAExecutionProvider, pose detection runs on CPU", fix)
+    return Check("onnxruntime", OK, False, detail)
+
+
 def check_mm_stack() -> List[Check]:
     required = env_flag("ENABLE_MMPOSE")
     checks: List[Check] = []
@@ -214,6 +232,7 @@ def run_checks(runtime: bool) -> List[Check]:
         check_numpy,
         check_flash_attn,
         check_xformers,
+        check_onnxruntime,
         check_mm_stack,
     ]
     checks: List[Check] = []

@@ -665,6 +665,20 @@ describe("docker/Dockerfile", function () {
     }
   });
 
+  it("every RUN is shellcheck-clean (bash, with the SHELL's pipefail)", function () {
+    if (spawnSync("shellcheck", ["--version"]).status !== 0) this.skip(); // shellcheck not installed (.ci/run installs it)
+    for (const s of PARSED.stages) {
+      for (const r of runs(s)) {
+        // SC2154: ARGs arrive as environment variables. SC1091: sourced files (venv activate) exist only in the image.
+        const check = spawnSync("shellcheck", ["-s", "bash", "-e", "SC2154,SC1091", "-"], {
+          input: `#!/bin/bash\nset -o pipefail\n${r.text}\n`,
+          encoding: "utf8",
+        });
+        assert.equal(check.status, 0, `line ${r.line} (stage ${s.name}):\n${check.stdout}`);
+      }
+    }
+  });
+
   describe("the self-test RUN, executed with a stub python", function () {
     const CLEAN_LOG = [
       "Total VRAM 0 MB, total RAM 64000 MB",

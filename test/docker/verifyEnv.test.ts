@@ -35,6 +35,7 @@ const HEALTHY: Stubs = {
   numpy: moduleVersion("1.26.4"),
   flash_attn: moduleVersion("2.7.4.post1"),
   xformers: moduleVersion("0.0.29.post1"),
+  onnxruntime: moduleVersion("1.20.1") + 'def get_available_providers():\n    return ["CUDAExecutionProvider", "CPUExecutionProvider"]\n',
   mmcv: moduleVersion("2.1.0"),
   "mmcv._ext": "# the compiled ops\n",
   "mmcv.ops": "from mmcv import _ext\n",
@@ -207,6 +208,14 @@ describe("verify-env.py (stub packages, real python3)", function () {
     assert.match(line(r.stdout, "numpy"), /^wrong\s+numpy\s+required\s+2\.1\.3, expected < 2/);
   });
 
+  it("reports a CPU-only onnxruntime (pose detection would not use the GPU) without failing", function () {
+    const cpuOnly = moduleVersion("1.20.1") + 'def get_available_providers():\n    return ["CPUExecutionProvider"]\n';
+    const r = run(["--runtime"], { stubs: { onnxruntime: cpuOnly } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(line(r.stdout, "onnxruntime"), /^wrong\s+onnxruntime\s+optional\s+1\.20\.1 \(CPUExecutionProvider\): no CUDAExecutionProvider/);
+    assert.match(line(run(["--runtime"]).stdout, "onnxruntime"), /^ok\s+onnxruntime\s+optional\s+1\.20\.1 \(CUDAExecutionProvider, CPUExecutionProvider\)/);
+  });
+
   it("prints one JSON object with --json, with the same verdict as the exit status", function () {
     const good = run(["--build", "--json"]);
     assert.equal(good.status, 0);
@@ -215,7 +224,7 @@ describe("verify-env.py (stub packages, real python3)", function () {
     assert.equal(report.ok, true);
     assert.deepEqual(
       report.checks.map((c) => c.name),
-      ["python", "torch", "cuda", "numpy", "flash_attn", "xformers", "mmcv", "mmcv.ops", "mmengine", "mmdet", "mmpose"],
+      ["python", "torch", "cuda", "numpy", "flash_attn", "xformers", "onnxruntime", "mmcv", "mmcv.ops", "mmengine", "mmdet", "mmpose"],
     );
 
     const bad = run(["--runtime", "--json"], { stubs: { flash_attn: null } });
