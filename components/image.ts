@@ -60,13 +60,14 @@ export class ComfyImage extends pulumi.ComponentResource {
     if (args.build && ref.digest) {
       throw new Error(`ComfyImage ${name}: cannot push to a digest (${args.imageName}); give the repo:tag to build`);
     }
+    // Everything that can fail on bad args fails here, before anything is registered.
     const buildArgs = args.build ? dockerBuildArgs(args) : {};
+    const context = args.build ? (args.contextDir ?? findDockerContext()) : "";
     super("steadydancer:image:ComfyImage", name, {}, opts);
 
     if (!args.build) {
       this.imageRef = ref.digest ? pulumi.output(args.imageName) : this.resolveDigest(name, ref, args.registry);
     } else {
-      const context = args.contextDir ?? findDockerContext();
       const server = registryServer(ref.name);
       const registry = args.registry && {
         server,
