@@ -108,11 +108,14 @@ run_tool() {
   TOOL_STATUS=0
   "$@" &
   TOOL_PID=$!
-  wait "${TOOL_PID}" || TOOL_STATUS=$?
-  while kill -0 "${TOOL_PID}" 2>/dev/null; do # wait returned early for a trapped signal
+  while :; do
     TOOL_STATUS=0
     wait "${TOOL_PID}" || TOOL_STATUS=$?
+    kill -0 "${TOOL_PID}" 2>/dev/null || break # else wait returned early for a trapped signal
   done
+  # A trapped signal can cut wait short just as the tool ends; bash keeps the status, so ask once more.
+  TOOL_STATUS=0
+  wait "${TOOL_PID}" || TOOL_STATUS=$?
   TOOL_PID=""
 }
 stop_if_interrupted() {

@@ -52,12 +52,14 @@ run_child() {
   wait_child
 }
 wait_child() {
-  CHILD_STATUS=0
-  wait "${CHILD_PID}" || CHILD_STATUS=$?
-  while kill -0 "${CHILD_PID}" 2>/dev/null; do # wait returned early for a trapped signal
+  while :; do
     CHILD_STATUS=0
     wait "${CHILD_PID}" || CHILD_STATUS=$?
+    kill -0 "${CHILD_PID}" 2>/dev/null || break # else wait returned early for a trapped signal
   done
+  # A trapped signal can cut wait short just as the child ends; bash keeps the status, so ask once more.
+  CHILD_STATUS=0
+  wait "${CHILD_PID}" || CHILD_STATUS=$?
   CHILD_PID=""
 }
 

@@ -1,0 +1,324 @@
+// docker/scripts/start.sh run for real with a stub nvidia-smi, a stub venv whose python is the real python3 over
+// fake torch / flash_attn / xformers modules, and a stub ComfyUI main.py that records its argv and waits for a signal.
+import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { MODEL_VARIANTS } from "../../components/modelManifest";
+import { ModelServer } from "../emulators/modelServer";
+
+const SCRIPTS = path.resolve(__dirname, "../../../docker/scripts");
+const START = path.join(SCRIPTS, "start.sh");
+
+interface Gpu { name: string; mib: number }
+interface Fixture {
+  gpu?: Gpu | "none" | "absent";
+  torch?: "ok" | "no-cuda";
+  flash?: boolean;
+  xformers?: boolean;
+  /** Exit status of the stub ComfyUI when it gets SIGTERM. */
+  exitOnTerm?: number;
+}
+interface Recorded { argv: string[]; cwd: string; alloc: string | null; pid: number }
+interface Outcome { code: number | null; stdout: string; stderr: string; record: Recorded | null; terminated: boolean }
+
+const STUB_MAIN = `import json, os, signal, sys, time
+here = os.path.dirname(os.path.abspath(__file__))
+def on_term(signum, frame):
+    open(os.path.join(here, "terminated"), "w").write(str(signum))
+    sys.exit(int(os.environ.get("STUB_EXIT_ON_TERM", "0")))
+signal.signal(signal.SIGTERM, on_term)
+record = {"argv": sys.argv[1:], "cwd": os.getcwd(), "alloc": os.environ.get("PYTORCH_CUDA_ALLOC_CONF"), "pid": os.getpid()}
+with open(os.path.join(here, "record.json.tmp"), "w") as f:
+    json.dump(record, f)
+os.rename(os.path.join(here, "record.json.tmp"), os.path.join(here, "record.json"))
+while True:
+    time.sleep(0.02)
+`;
+
+const FAKE_TORCH = (cuda: boolean): string => `__version__ = "2.5.1+cu124"
+class version:
+    cuda = "12.4"
+class cuda:
+    @staticmethod
+    def init():
+        ${cuda ? "return None" : 'raise RuntimeError("Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and installed a driver")'}
+    @staticmethod
+    def device_count():
+        return ${cuda ? 1 : 0}
+`;
+
+describe("start.sh (stub GPU tools, stub ComfyUI)", function () {
+  this.timeout(20000);
+  let dir: string;
+  let comfy: string;
+
+  before(function () {
+    if (spawnSync("python3", ["-c", "pass"]).status !== 0) {
+      if (process.env.CI) throw new Error("python3 is required to run the stub ComfyUI");
+      this.skip(); // visibly pending: no python3 to run the stubs
+    }
+  });
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "start-test-"));
+    comfy = path.join(dir, "ComfyUI");
+    fs.mkdirSync(path.join(comfy, "models"), { recursive: true });
+    fs.writeFileSync(path.join(comfy, "main.py"), STUB_MAIN);
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  function prepare(f: Fixture): NodeJS.ProcessEnv {
+    const bin = path.join(dir, "bin");
+    const venvBin = path.join(dir, "venv", "bin");
+    const mods = path.join(dir, "mods");
+    for (const d of [bin, venvBin, mods]) {
+      fs.rmSync(d, { recursive: true, force: true });
+      fs.mkdirSync(d, { recursive: true });
+    }
+    fs.rmSync(path.join(comfy, "record.json"), { force: true });
+    fs.rmSync(path.join(comfy, "terminated"), { force: true });
+    fs.writeFileSync(path.join(venvBin, "python"), `#!/bin/bash\nexport PYTHONPATH="${mods}"\nexec python3 "$@"\n`, { mode: 0o755 });
+    const gpu = f.gpu ?? { name: "NVIDIA GeForce RTX 4090", mib: 24564 };
+    if (gpu === "none") {
+      fs.writeFileSync(path.join(bin, "nvidia-smi"), "#!/bin/bash\necho 'No devices were found'\nexit 6\n", { mode: 0o755 });
+    } else if (gpu !== "absent") {
+      fs.writeFileSync(path.join(bin, "nvidia-smi"),
+        `#!/bin/bash\nif [[ "$*" == *--query-gpu=index,name,memory.total,driver_version*--format=csv,noheader,nounits* ]]; then echo '0, ${gpu.name}, ${gpu.mib}, 550.54.15'; exit 0; fi\nexit 2\n`,
+        { mode: 0o755 });
+    }
+    fs.mkdirSync(path.join(mods, "torch"));
+    fs.writeFileSync(path.join(mods, "torch", "__init__.py"), FAKE_TORCH((f.torch ?? "ok") === "ok"));
+    if (f.flash) {
+      fs.mkdirSync(path.join(mods, "flash_attn"));
+      fs.writeFileSync(path.join(mods, "flash_attn", "__init__.py"), '__version__ = "2.7.4.post1"\n');
+    }
+    if (f.xformers) {
+      fs.mkdirSync(path.join(mods, "xformers"));
+      fs.writeFileSync(path.join(mods, "xformers", "__init__.py"), '__version__ = "0.0.29.post1"\n');
+      fs.writeFileSync(path.join(mods, "xformers", "ops.py"), "import torch\n");
+    }
+    return {
+      PATH: `${bin}:/usr/bin:/bin`,
+      HOME: dir,
+      VENV_DIR: path.join(dir, "venv"),
+      COMFYUI_DIR: comfy,
+      STEADYDANCER_HOME: path.join(dir, "steadydancer"),
+      WORKSPACE_DIR: path.join(dir, "workspace"),
+      COMFYUI_PID_FILE: path.join(dir, "comfyui.pid"),
+      SKIP_MODEL_DOWNLOAD: "1",
+      STUB_EXIT_ON_TERM: String(f.exitOnTerm ?? 0),
+    };
+  }
+
+  /** Runs start.sh; once the stub ComfyUI is up, `whileUp` runs and then start.sh gets SIGTERM (a pod stop). */
+  function start(env: NodeJS.ProcessEnv, whileUp?: (child: ChildProcess, rec: Recorded) => void): Promise<Outcome> {
+    const recordFile = path.join(comfy, "record.json");
+    return new Promise((resolve, reject) => {
+      const child = spawn(START, [], { env, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
+      child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+      const poll = setInterval(() => {
+        if (!fs.existsSync(recordFile)) return;
+        clearInterval(poll);
+        const rec = JSON.parse(fs.readFileSync(recordFile, "utf8")) as Recorded;
+        whileUp?.(child, rec);
+        child.kill("SIGTERM");
+      }, 20);
+      const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`start.sh hung:\n${stdout}\n${stderr}`)); }, 15000);
+      child.on("error", reject);
+      child.on("close", (code) => {
+        clearInterval(poll);
+        clearTimeout(timer);
+        const record = fs.existsSync(recordFile) ? JSON.parse(fs.readFileSync(recordFile, "utf8")) as Recorded : null;
+        resolve({ code, stdout, stderr, record, terminated: fs.existsSync(path.join(comfy, "terminated")) });
+      });
+    });
+  }
+
+  const flagsOf = (o: Outcome): string[] => o.record?.argv ?? [];
+
+  it("without a usable GPU exits 1 with a clear message and never starts ComfyUI", async () => {
+    const none = await start(prepare({ gpu: "none" }));
+    assert.equal(none.code, 1, none.stdout + none.stderr);
+    assert.match(none.stderr, /ERROR: no GPU visible: nvidia-smi failed: No devices were found\. The pod or container was started without a GPU/);
+    assert.equal(none.record, null);
+
+    const noCuda = await start(prepare({ torch: "no-cuda" }));
+    assert.equal(noCuda.code, 1);
+    assert.match(noCuda.stderr, /no GPU visible: PyTorch cannot initialise CUDA \(RuntimeError: Found no NVIDIA driver on your system.*driver 550\.54\.15\)/);
+    assert.equal(noCuda.record, null);
+
+    if (!fs.existsSync("/usr/bin/nvidia-smi") && !fs.existsSync("/bin/nvidia-smi")) {
+      const absent = await start(prepare({ gpu: "absent" }));
+      assert.equal(absent.code, 1);
+      assert.match(absent.stderr, /no GPU visible: nvidia-smi is not available in the container/);
+    }
+  });
+
+  for (const [gpu, flag] of [
+    [{ name: "NVIDIA RTX A4000", mib: 16376 }, "--lowvram"],
+    [{ name: "NVIDIA GeForce RTX 4090", mib: 24564 }, "--normalvram"],
+    [{ name: "NVIDIA L40S", mib: 46068 }, "--normalvram"],
+    [{ name: "NVIDIA A100 80GB PCIe", mib: 81920 }, "--highvram"],
+  ] as const) {
+    it(`picks ${flag} for ${gpu.name} (${gpu.mib} MiB) and starts ComfyUI on 0.0.0.0:8188`, async () => {
+      const o = await start(prepare({ gpu }));
+      assert.equal(o.code, 0, o.stdout + o.stderr);
+      const argv = flagsOf(o);
+      assert.deepEqual(argv.slice(0, 4), ["--listen", "0.0.0.0", "--port", "8188"]);
+      assert.deepEqual(argv.filter((a) => /^--(low|normal|high)vram$/.test(a)), [flag]);
+      assert.match(o.stdout, new RegExp(`GPU: ${gpu.name}, ${gpu.mib} MiB, driver 550\\.54\\.15`));
+      assert.match(o.stdout, new RegExp(`VRAM: ${flag} \\(`));
+      assert.equal(o.record?.cwd, comfy);
+    });
+  }
+
+  it("uses flash attention when flash_attn imports, xformers when only it does, else PyTorch SDPA", async () => {
+    const flash = await start(prepare({ flash: true, xformers: true }));
+    assert.equal(flash.code, 0, flash.stderr);
+    assert.ok(flagsOf(flash).includes("--use-flash-attention"));
+    assert.ok(!flagsOf(flash).includes("--disable-xformers"));
+    assert.match(flash.stdout, /attention: flash --use-flash-attention \(flash_attn 2\.7\.4\.post1 imports\)/);
+
+    const xformers = await start(prepare({ xformers: true }));
+    assert.equal(xformers.code, 0, xformers.stderr);
+    assert.deepEqual(flagsOf(xformers).filter((a) => /attention|xformers/.test(a)), []);
+    assert.match(xformers.stdout, /attention: xformers \(no flag\) \(xformers 0\.0\.29\.post1 imports; ComfyUI uses it by default; flash_attn does not \(ModuleNotFoundError: No module named 'flash_attn'\)\)/);
+
+    const sdpa = await start(prepare({}));
+    assert.equal(sdpa.code, 0, sdpa.stderr);
+    assert.deepEqual(flagsOf(sdpa).filter((a) => /attention|xformers/.test(a)), ["--use-pytorch-cross-attention", "--disable-xformers"]);
+    assert.match(sdpa.stdout, /attention: sdpa .*neither flash_attn .* nor xformers .* imports/);
+  });
+
+  it("refuses ATTENTION_MODE=flash when flash_attn does not import", async () => {
+    const o = await start({ ...prepare({ xformers: true }), ATTENTION_MODE: "flash" });
+    assert.equal(o.code, 1);
+    assert.match(o.stderr, /ATTENTION_MODE=flash but flash_attn does not import: ModuleNotFoundError/);
+    assert.equal(o.record, null);
+  });
+
+  it("sets PYTORCH_CUDA_ALLOC_CONF unless given, and appends COMFYUI_ARGS", async () => {
+    const defaulted = await start({ ...prepare({}), COMFYUI_ARGS: "--preview-method auto --verbose" });
+    assert.equal(defaulted.record?.alloc, "expandable_segments:True");
+    assert.deepEqual(flagsOf(defaulted).slice(-3), ["--preview-method", "auto", "--verbose"]);
+    const given = await start({ ...prepare({}), PYTORCH_CUDA_ALLOC_CONF: "max_split_size_mb:512" });
+    assert.equal(given.record?.alloc, "max_split_size_mb:512");
+  });
+
+  it("forwards SIGTERM to ComfyUI, exits with its status, and keeps its PID in the PID file while it runs", async () => {
+    const pidFile = path.join(dir, "comfyui.pid");
+    let pidWhileUp = "";
+    const o = await start(prepare({ exitOnTerm: 7 }), () => { pidWhileUp = fs.readFileSync(pidFile, "utf8").trim(); });
+    assert.equal(pidWhileUp, String(o.record?.pid), "the PID file names the ComfyUI process");
+    assert.ok(o.terminated, "the stub ComfyUI received SIGTERM");
+    assert.equal(o.code, 7, o.stdout + o.stderr);
+    assert.match(o.stdout, /SIGTERM received: stopping PID \d+[\s\S]*ComfyUI exited with status 7/);
+    assert.ok(!fs.existsSync(pidFile), "the PID file is removed once ComfyUI is gone");
+  });
+
+  it("sets ComfyUI-Manager to offline in both config locations, keeping other settings", async () => {
+    const legacy = path.join(comfy, "user", "default", "ComfyUI-Manager", "config.ini");
+    fs.mkdirSync(path.dirname(legacy), { recursive: true });
+    fs.writeFileSync(legacy, "[default]\nnetwork_mode = public\nsecurity_level = normal\n");
+    const o = await start(prepare({}));
+    assert.equal(o.code, 0, o.stderr);
+    assert.equal(fs.readFileSync(legacy, "utf8"), "[default]\nnetwork_mode = offline\nsecurity_level = normal\n");
+    assert.equal(fs.readFileSync(path.join(comfy, "user", "__manager", "config.ini"), "utf8"), "[default]\nnetwork_mode = offline\n");
+  });
+
+  describe("models", () => {
+    let server: ModelServer;
+    beforeEach(async () => { server = await ModelServer.start(); });
+    afterEach(async () => { await server.close(); });
+
+    function manifestFor(files: Array<{ id: string; path: string; target: string; data: Buffer }>): string {
+      const file = path.join(dir, "manifest.json");
+      const variants = Object.fromEntries(MODEL_VARIANTS.map((v) => [v, { description: v, minVramGb: 24, fallback: null }]));
+      fs.writeFileSync(file, JSON.stringify({
+        schemaVersion: 1,
+        variants,
+        files: files.map((f) => {
+          server.host({ repo: "org/models", path: f.path, data: f.data });
+          return {
+            id: f.id, variants: ["*"], repo: "org/models", revision: "main", path: f.path,
+            url: `https://huggingface.co/org/models/resolve/main/${f.path}`, target: f.target,
+            size: f.data.length, sizeEstimate: f.data.length, sha256: createHash("sha256").update(f.data).digest("hex"),
+          };
+        }),
+      }));
+      return file;
+    }
+
+    function downloadEnv(manifest: string): NodeJS.ProcessEnv {
+      const env = prepare({});
+      delete env.SKIP_MODEL_DOWNLOAD;
+      fs.mkdirSync(env.WORKSPACE_DIR ?? "", { recursive: true });
+      return {
+        ...env, MODEL_MANIFEST: manifest, DOWNLOAD_MODELS_SCRIPT: path.join(SCRIPTS, "download-models.sh"),
+        HF_ENDPOINT: server.endpoint, DOWNLOAD_RETRY_WAIT: "1", DOWNLOAD_MAX_TRIES: "2", DOWNLOAD_SUMMARY_INTERVAL: "0",
+      };
+    }
+
+    it("when not baked, fetches the models onto the volume and maps every model folder there for ComfyUI", async function () {
+      if (spawnSync("sh", ["-c", "command -v aria2c && command -v jq"]).status !== 0) {
+        if (process.env.CI) throw new Error("aria2c and jq are required in CI");
+        return this.skip();
+      }
+      const dit = randomBytes(256 * 1024);
+      const yolo = randomBytes(64 * 1024);
+      const env = downloadEnv(manifestFor([
+        { id: "dit", path: "SteadyDancer/dit.safetensors", target: "diffusion_models/WanVideo/SteadyDancer", data: dit },
+        { id: "yolo", path: "det/yolov10m.onnx", target: "detection/onnx", data: yolo },
+      ]));
+      const o = await start(env);
+      assert.equal(o.code, 0, o.stdout + o.stderr);
+      const volume = path.join(dir, "workspace", "models");
+      assert.deepEqual(fs.readFileSync(path.join(volume, "diffusion_models/WanVideo/SteadyDancer/dit.safetensors")), dit);
+      assert.deepEqual(fs.readFileSync(path.join(volume, "detection/onnx/yolov10m.onnx")), yolo);
+      assert.match(o.stdout, /models: fetching into .*workspace\/models[\s\S]*download-models: all 2 files of variant fp8 are present[\s\S]*starting ComfyUI/);
+
+      const yaml = fs.readFileSync(path.join(comfy, "extra_model_paths.yaml"), "utf8");
+      assert.match(yaml, new RegExp(`^steadydancer_models:\\n  base_path: "${fs.realpathSync(volume)}"$`, "m"));
+      const mapped = [...yaml.matchAll(/^ {2}([a-z_]+): ([a-z_]+)$/gm)].map((m) => [m[1], m[2]]);
+      for (const folder of ["diffusion_models", "text_encoders", "vae", "clip_vision", "loras", "detection", "unet", "clip", "checkpoints"]) {
+        assert.ok(mapped.some(([k, v]) => k === folder && v === folder), `${folder} is not mapped:\n${yaml}`);
+      }
+
+      // Second start on the same volume: nothing is fetched again.
+      const requests = server.requests.length;
+      fs.rmSync(path.join(comfy, "record.json"));
+      const again = await start(env);
+      assert.equal(again.code, 0, again.stdout + again.stderr);
+      assert.equal(server.requests.length, requests);
+    });
+
+    it("with the baked marker fetches nothing and writes no volume mapping", async () => {
+      const env = downloadEnv(manifestFor([{ id: "dit", path: "dit.safetensors", target: "diffusion_models", data: randomBytes(1000) }]));
+      fs.writeFileSync(path.join(comfy, "models", ".steadydancer-baked"), "fp8\n");
+      const o = await start(env);
+      assert.equal(o.code, 0, o.stderr);
+      assert.match(o.stdout, /models: baked into the image/);
+      assert.equal(server.requests.length, 0);
+      assert.ok(!fs.existsSync(path.join(comfy, "extra_model_paths.yaml")));
+    });
+
+    it("does not start ComfyUI when the download fails, and exits with the download's status", async () => {
+      const env = downloadEnv(manifestFor([{ id: "dit", path: "dit.safetensors", target: "diffusion_models", data: randomBytes(1000) }]));
+      const manifest = JSON.parse(fs.readFileSync(env.MODEL_MANIFEST ?? "", "utf8")) as { files: Array<{ path: string }> };
+      const first = manifest.files[0];
+      assert.ok(first);
+      first.path = "gone.safetensors";
+      fs.writeFileSync(env.MODEL_MANIFEST ?? "", JSON.stringify(manifest));
+      const o = await start(env);
+      assert.equal(o.code, 4, o.stdout + o.stderr);
+      assert.match(o.stderr, /download-models: ERROR: dit: not found at[\s\S]*start: ERROR: model download failed \(exit 4\): ComfyUI not started/);
+      assert.equal(o.record, null);
+    });
+  });
+});
