@@ -203,7 +203,8 @@ export async function main(argv: string[]): Promise<number> {
       "ComfyUI or the network hung. Retry, and look at the pod's logs.";
     printVerdict(failureVerdict(invocation, Date.now() - startedAt, message), () => process.exit(EXIT_FAILED));
   }, invocation.timeoutSeconds * 1000 + WATCHDOG_GRACE_MS);
-  watchdog.unref();
+  // Deliberately not unref'd: if the check ever awaited something that can no longer happen, the
+  // event loop would otherwise empty and node would exit 0 without a verdict.
 
   let result: CheckResult;
   try {

@@ -69,6 +69,10 @@ export function hintFor(error: unknown): string {
       return "ComfyUI accepted the connection but did not answer in time: it may be overloaded or stuck; look at the pod's logs.";
     case "shape":
       return "Something answers at that URL, but not ComfyUI's API: check --url (it must be ComfyUI's base URL, port 8188).";
+    case "http":
+      return error.status === 404
+        ? "Nothing at that URL serves ComfyUI's API (404): check --url (ComfyUI's base URL, port 8188, exposed as http)."
+        : "";
     default:
       return "";
   }

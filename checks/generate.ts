@@ -249,6 +249,10 @@ class GenerateRun {
       this.promptId = queued.prompt_id;
       this.result.promptId = queued.prompt_id;
       this.progress.info(`queued as prompt ${queued.prompt_id} (number ${queued.number})`);
+      if (queued.node_errors && typeof queued.node_errors === "object" && Object.keys(queued.node_errors).length > 0) {
+        // ComfyUI drops invalid outputs it does not need and runs the rest; worth knowing when a video is missing.
+        this.progress.info(`ComfyUI skipped invalid nodes: ${JSON.stringify(queued.node_errors).slice(0, 300)}`);
+      }
       return null;
     } catch (error) {
       if (error instanceof PromptRejectedError) {
@@ -418,7 +422,8 @@ class GenerateRun {
       if (wasDown !== null) this.progress.info(`ComfyUI answers again after ${((Date.now() - wasDown) / 1000).toFixed(0)} s`);
       if (queue.running.includes(promptId)) {
         this.markStarted();
-        this.noteState(`running (polling), ${(this.deadline.elapsedMs() / 1000).toFixed(0)} s elapsed`);
+        const what = this.currentNode ? `node ${this.nodeLabel(this.currentNode)}` : "the job";
+        this.noteState(`still running ${what}, ${(this.deadline.elapsedMs() / 1000).toFixed(0)} s elapsed${this.socket ? "" : " (polling)"}`);
         return { kind: "waiting", state: "running" };
       }
       const position = queue.pending.indexOf(promptId);
@@ -510,7 +515,8 @@ class GenerateRun {
     this.result.videoPath = videoPath;
     const verdict = inspectMp4(bytes);
     if (!verdict.ok) {
-      return this.fail(`${verdict.reason} (${ref.filename}, ${kib(bytes.length)}${videoPath ? `, saved to ${videoPath}` : ""}). Look at the ComfyUI log for ffmpeg errors, and at free disk space on the pod.`);
+      const reason = verdict.reason.charAt(0).toUpperCase() + verdict.reason.slice(1);
+      return this.fail(`${reason} (${ref.filename}, ${kib(bytes.length)}${videoPath ? `, saved to ${videoPath}` : ""}). Look at the ComfyUI log for ffmpeg errors, and at free disk space on the pod.`);
     }
     const { width, height, frames } = verdict.info;
     Object.assign(this.result, { width, height, frames });

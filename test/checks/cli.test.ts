@@ -42,7 +42,7 @@ describe("checks CLI against the ComfyUI emulator", function () {
     });
 
     it("rides out a booting pod: connection refused, then 502 from the proxy, then up", async () => {
-      const emu = await start({ mode: "slowStart", refusedMs: 200, proxy502Ms: 400 });
+      const emu = await start({ mode: "slowStart", refusedMs: 100, proxy502Ms: 250 });
       const run = await runCli(["health", "--url", emu.url, "--timeout", "10"]);
       assert.equal(run.code, 0, run.stderr);
       assert.ok(verdictOf(run).ok);
@@ -56,11 +56,11 @@ describe("checks CLI against the ComfyUI emulator", function () {
       const url = emu.url;
       await emu.close(); // nothing listens any more: connection refused
       emulator = undefined;
-      const run = await runCli(["health", "--url", url, "--timeout", "0.6"]);
+      const run = await runCli(["health", "--url", url, "--timeout", "0.4"]);
       assert.equal(run.code, 1);
       const verdict = verdictOf(run);
       assert.equal(verdict.ok, false);
-      assert.match(verdict.message, /not healthy: no healthy answer within 0\.6 s \(last: connection refused/);
+      assert.match(verdict.message, /not healthy: no healthy answer within 0\.4 s \(last: connection refused/);
       assert.match(verdict.message, /pod's logs/);
       assert.ok(run.ms < 5_000, `took ${run.ms} ms`);
     });
@@ -98,7 +98,7 @@ describe("checks CLI against the ComfyUI emulator", function () {
 
     it("ends with a verdict when ComfyUI accepts connections but never answers", async () => {
       const emu = await start({ hang: true });
-      const run = await runCli(["vram", "--url", emu.url, "--timeout", "0.6"]);
+      const run = await runCli(["vram", "--url", emu.url, "--timeout", "0.4"]);
       assert.equal(run.code, 1);
       assert.equal(verdictOf(run).ok, false);
       assert.ok(run.ms < 5_000, `took ${run.ms} ms`);
@@ -179,8 +179,20 @@ describe("checks CLI against the ComfyUI emulator", function () {
       assert.ok(run.ms < 6_000, `took ${run.ms} ms`);
     });
 
+    it("on SIGTERM interrupts its job and still prints a verdict", async () => {
+      const emu = await start({ mode: "neverFinishes" });
+      // Once the job is sampling (the CLI has registered its handlers long before).
+      const run = await runCli(["generate", "--url", emu.url, "--out", out], {}, () => emu.events.some((e) => e.type === "progress"));
+      assert.equal(run.code, 1);
+      const verdict = verdictOf(run);
+      assert.match(verdict.message, /^The check was cancelled \(last activity: node 2 .*sent POST \/interrupt/);
+      assert.match(run.stderr, /SIGTERM received/);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(emu.events.some((e) => e.type === "execution_interrupted"));
+    });
+
     it("fails when ComfyUI dies mid-job and comes back without the job", async () => {
-      const emu = await start({ mode: "dies", restartDownMs: 400 });
+      const emu = await start({ mode: "dies", restartDownMs: 200 });
       const run = await runCli(["generate", "--url", emu.url, "--timeout", "10", "--out", out]);
       assert.equal(run.code, 1);
       const verdict = verdictOf(run);
@@ -194,7 +206,7 @@ describe("checks CLI against the ComfyUI emulator", function () {
       assert.equal(run.code, 1);
       const verdict = verdictOf(run);
       assert.ok(verdict.check === "generate" && !verdict.ok);
-      assert.match(verdict.message, /the video is truncated\/corrupt/);
+      assert.match(verdict.message, /^The video is truncated\/corrupt: /);
       assert.ok(verdict.videoPath && fs.existsSync(verdict.videoPath));
     });
 

@@ -87,7 +87,7 @@ describe("generate check (library)", function () {
   });
 
   it("reports the time a job waited behind another one", async () => {
-    const emu = await start({ jobMs: 300 });
+    const emu = await start({ jobMs: 400 });
     const other = await fetch(`${emu.url}/prompt`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -96,7 +96,7 @@ describe("generate check (library)", function () {
     assert.equal(other.status, 200);
     const result = await run(emu);
     assert.ok(result.ok, result.message);
-    assert.ok(result.queueMs !== null && result.queueMs >= 200, `queueMs ${result.queueMs}`);
+    assert.ok(result.queueMs !== null && result.queueMs >= 100, `queueMs ${result.queueMs}`);
   });
 
   it("stops its job and says so when cancelled", async () => {
@@ -150,7 +150,7 @@ describe("generate check (library)", function () {
   });
 
   it("rides out the proxy while the pod boots before queueing", async () => {
-    const emu = await start({ mode: "slowStart", refusedMs: 100, proxy502Ms: 300 });
+    const emu = await start({ mode: "slowStart", refusedMs: 50, proxy502Ms: 150 });
     const result = await run(emu);
     assert.ok(result.ok, result.message);
     assert.ok(lines.some((l) => /waiting for ComfyUI to answer/.test(l)), lines.join("\n"));
@@ -158,9 +158,9 @@ describe("generate check (library)", function () {
 
   it("fails when the process dies and the proxy answers 502 until the deadline", async () => {
     const emu = await start({ mode: "dies", downAs: "502", restartDownMs: 60_000 });
-    const result = await run(emu, { timeoutSeconds: 0.8 });
+    const result = await run(emu, { timeoutSeconds: 0.6 });
     assert.equal(result.ok, false);
-    assert.match(result.message, /did not finish within 0\.8 s \(ComfyUI had stopped answering\)/);
+    assert.match(result.message, /did not finish within 0\.6 s \(ComfyUI had stopped answering\)/);
     assert.ok(lines.some((l) => /ComfyUI is not answering \(502 from proxy\)/.test(l)), lines.join("\n"));
   });
 });

@@ -15,7 +15,8 @@ export interface CliRun {
   ms: number;
 }
 
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+/** Runs the CLI; `terminateWhen` is polled and sends the process SIGTERM once it returns true. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, terminateWhen?: () => boolean): Promise<CliRun> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const childEnv = { ...process.env, ...env };
@@ -26,7 +27,17 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
+    const watcher = terminateWhen
+      ? setInterval(() => {
+          if (!terminateWhen()) return;
+          clearInterval(watcher);
+          child.kill("SIGTERM");
+        }, 10)
+      : undefined;
+    child.on("close", (code) => {
+      clearInterval(watcher);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
   });
 }
 
