@@ -47,6 +47,8 @@ export function modelManifestSchema() {
     sizeEstimate: z.number().int().positive(),
     /** sha256 of the file, null until pinned; the script then checks the server's LFS hash instead. */
     sha256: sha256.nullable(),
+    /** Where the name or size estimate comes from while unpinned, or what else to know about the file. */
+    note: z.string().optional(),
   });
   return z
     .object({
@@ -88,6 +90,14 @@ export function parseModelManifest(json: unknown, source = "manifest"): ModelMan
 
 export function loadModelManifest(file = defaultManifestPath()): ModelManifest {
   return parseModelManifest(JSON.parse(fs.readFileSync(file, "utf8")) as unknown, file);
+}
+
+export const DEFAULT_HF_ENDPOINT = "https://huggingface.co";
+
+/** The Hub URL of a file (`{endpoint}/{repo}/resolve/{revision}/{path}`), as download-models.sh rebuilds it. */
+export function hubResolveUrl(file: Pick<ModelFile, "repo" | "revision" | "path">, endpoint = DEFAULT_HF_ENDPOINT): string {
+  const pathPart = file.path.split("/").map(encodeURIComponent).join("/");
+  return `${endpoint.replace(/\/+$/, "")}/${file.repo}/resolve/${encodeURIComponent(file.revision)}/${pathPart}`;
 }
 
 /** The files a variant needs, in manifest order. */

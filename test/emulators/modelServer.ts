@@ -102,6 +102,7 @@ export class ModelServer {
   readonly requests: RecordedRequest[] = [];
   private readonly files = new Map<string, StoredFile>();
   private readonly faults = new Map<string, Fault[]>();
+  private readonly routeFaults: Array<{ route: RecordedRequest["route"]; status: number; times: number }> = [];
   private readonly sockets = new Set<Socket>();
 
   private constructor(
@@ -157,6 +158,11 @@ export class ModelServer {
     this.faults.set(key, [...(this.faults.get(key) ?? []), { ...fault }]);
   }
 
+  /** Answers `status` to the next `times` requests of a whole route (e.g. the tree API). */
+  failRoute(route: RecordedRequest["route"], status: number, times: number): void {
+    this.routeFaults.push({ route, status, times });
+  }
+
   /** Requests about one file (`repo/path`), in arrival order. */
   requestsFor(repo: string, path: string): RecordedRequest[] {
     return this.requests.filter((r) => r.file === `${repo}/${path}`);
@@ -199,6 +205,11 @@ export class ModelServer {
 
     if (segments[0] === "api" && segments[1] === "models" && segments[4] === "tree") {
       record.route = "tree";
+      const failing = this.routeFaults.find((f) => f.route === "tree" && f.times > 0);
+      if (failing) {
+        failing.times -= 1;
+        return this.sendError(req, res, { status: failing.status, code: "", message: "Service Unavailable" });
+      }
       return this.onTree(req, res, url, segments);
     }
     if (segments[0] === "cdn" && segments.length === 2) {

@@ -1,0 +1,196 @@
+// tools/pinModels.ts against the Hub emulator's tree API (entries {type, oid, size, path, lfs?}, Link pagination).
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { MODEL_VARIANTS, loadModelManifest } from "../../components/modelManifest";
+import { pinManifest, type PinOutcome } from "../../tools/pinModels";
+import { ModelServer } from "../emulators/modelServer";
+
+const TOKEN = "hf_PINTOKEN_never_printed_987654321";
+const sha256 = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
+
+interface Entry { id: string; repo: string; path: string; target: string; variants?: string[] }
+
+describe("npm run models:pin (tools/pinModels.ts)", function () {
+  this.timeout(15000);
+  let server: ModelServer;
+  let dir: string;
+  let manifestPath: string;
+  let lines: string[];
+  const log = (line: string): void => { lines.push(line); };
+
+  beforeEach(async () => {
+    server = await ModelServer.start({ token: TOKEN, gatedRepos: ["org/gated"], treePageSize: 2 });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "pin-test-"));
+    manifestPath = path.join(dir, "manifest.json");
+    lines = [];
+  });
+  afterEach(async () => {
+    await server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A manifest as committed before pinning: sizes and hashes null, a note kept on one file. */
+  function writeManifest(entries: Entry[]): string {
+    const manifest = {
+      schemaVersion: 1,
+      variants: Object.fromEntries(MODEL_VARIANTS.map((v) => [v, { description: v, minVramGb: 24, fallback: null }])),
+      files: entries.map((e, i) => ({
+        id: e.id,
+        variants: e.variants ?? ["*"],
+        repo: e.repo,
+        revision: "main",
+        path: e.path,
+        url: i === 0 ? "https://example.invalid/stale-url" : `https://huggingface.co/${e.repo}/resolve/main/${e.path}`,
+        target: e.target,
+        size: null,
+        sizeEstimate: 1000,
+        sha256: null,
+        ...(i === 0 ? { note: "kept as is" } : {}),
+      })),
+    };
+    const text = `${JSON.stringify(manifest, null, 2)}\n`;
+    fs.writeFileSync(manifestPath, text);
+    return text;
+  }
+
+  const byId = (outcomes: PinOutcome[], id: string): PinOutcome => {
+    const o = outcomes.find((x) => x.id === id);
+    assert.ok(o, `no outcome for ${id}`);
+    return o;
+  };
+
+  it("fills size and sha256 from lfs.oid across a paginated folder, size only for a plain git file", async () => {
+    const dit = randomBytes(5000);
+    const vae = randomBytes(3000);
+    const cfg = Buffer.from('{"a": 1}\n');
+    server.host({ repo: "org/models", path: "SteadyDancer/dit.safetensors", data: dit, xet: true });
+    for (const n of ["a", "b", "c", "d"]) server.host({ repo: "org/models", path: `SteadyDancer/other_${n}.safetensors`, data: randomBytes(10) });
+    server.host({ repo: "org/models", path: "vae.safetensors", data: vae });
+    server.host({ repo: "org/models", path: "onnx/config.json", data: cfg, lfs: false });
+    writeManifest([
+      { id: "dit", repo: "org/models", path: "SteadyDancer/dit.safetensors", target: "diffusion_models", variants: ["fp8", "fp16", "gguf-q8_0", "gguf-q4_k_m"] },
+      { id: "vae", repo: "org/models", path: "vae.safetensors", target: "vae" },
+      { id: "cfg", repo: "org/models", path: "onnx/config.json", target: "detection" },
+    ]);
+
+    const report = await pinManifest({ manifestPath, endpoint: server.endpoint, log, retryDelayMs: 10 });
+    assert.equal(report.failed, 0, lines.join("\n"));
+    assert.ok(report.written);
+    const pinned = loadModelManifest(manifestPath);
+    const [d, v, c] = pinned.files;
+    assert.deepEqual([d?.size, d?.sha256, d?.sizeEstimate], [dit.length, sha256(dit), dit.length]);
+    assert.deepEqual([v?.size, v?.sha256], [vae.length, sha256(vae)]);
+    assert.deepEqual([c?.size, c?.sha256], [cfg.length, null], "a git blob sha1 is not a sha256");
+    assert.equal(d?.url, "https://huggingface.co/org/models/resolve/main/SteadyDancer/dit.safetensors", "the url follows repo/revision/path");
+    assert.equal(d?.note, "kept as is");
+    assert.match(lines.join("\n"), /size only cfg: 9 bytes; not stored in LFS: the tree gives only its git blob sha1 \([0-9a-f]{40}\), not a sha256/);
+    const treeCalls = server.requests.filter((r) => r.route === "tree");
+    assert.ok(treeCalls.some((r) => r.url.includes("cursor=")), "followed the Link: rel=next pages");
+    assert.ok(treeCalls.every((r) => r.url.includes("recursive=false")));
+
+    // Stable formatting: 2-space JSON with a final newline, keys in their original order.
+    const text = fs.readFileSync(manifestPath, "utf8");
+    assert.equal(text, `${JSON.stringify(JSON.parse(text), null, 2)}\n`);
+    assert.deepEqual(Object.keys((JSON.parse(text) as { files: Array<Record<string, unknown>> }).files[0] ?? {}),
+      ["id", "variants", "repo", "revision", "path", "url", "target", "size", "sizeEstimate", "sha256", "note"]);
+
+    // Pinning again changes nothing and does not rewrite the file.
+    const mtime = fs.statSync(manifestPath).mtimeMs;
+    lines = [];
+    const again = await pinManifest({ manifestPath, endpoint: server.endpoint, log, retryDelayMs: 10 });
+    assert.equal(again.written, false);
+    assert.equal(byId(again.outcomes, "dit").status, "unchanged");
+    assert.equal(fs.readFileSync(manifestPath, "utf8"), text);
+    assert.equal(fs.statSync(manifestPath).mtimeMs, mtime);
+  });
+
+  it("names a file missing from the repo, lists look-alikes, and still pins the others", async () => {
+    server.host({ repo: "org/gguf", path: "Wan21_I2V_SteadyDancer_fp16-Q8_0.gguf", data: randomBytes(100) });
+    server.host({ repo: "org/gguf", path: "Wan21_I2V_SteadyDancer_fp16-Q4_K_M.gguf", data: randomBytes(100) });
+    server.host({ repo: "org/gguf", path: "README.md", data: Buffer.from("# gguf\n"), lfs: false });
+    writeManifest([
+      { id: "q8", repo: "org/gguf", path: "Wan21_I2V_SteadyDancer_fp16-Q8_0_fix_5d_tensor.gguf", target: "unet" },
+      { id: "q4", repo: "org/gguf", path: "Wan21_I2V_SteadyDancer_fp16-Q4_K_M.gguf", target: "unet" },
+    ]);
+    const report = await pinManifest({ manifestPath, endpoint: server.endpoint, log, retryDelayMs: 10 });
+    assert.equal(report.failed, 1);
+    const q8 = byId(report.outcomes, "q8");
+    assert.equal(q8.status, "failed");
+    assert.match(q8.status === "failed" ? q8.reason : "", /Wan21_I2V_SteadyDancer_fp16-Q8_0_fix_5d_tensor\.gguf is not in org\/gguf@main; that folder has: Wan21_I2V_SteadyDancer_fp16-Q8_0\.gguf, Wan21_I2V_SteadyDancer_fp16-Q4_K_M\.gguf$/);
+    assert.equal(byId(report.outcomes, "q4").status, "pinned");
+    assert.equal(loadModelManifest(manifestPath).files[1]?.size, 100);
+    assert.equal(loadModelManifest(manifestPath).files[0]?.size, null);
+  });
+
+  it("needs HF_TOKEN for a gated repo, sends it as a Bearer header and never prints it", async () => {
+    const data = randomBytes(200);
+    server.host({ repo: "org/gated", path: "model.safetensors", data });
+    writeManifest([{ id: "gated", repo: "org/gated", path: "model.safetensors", target: "diffusion_models" }]);
+
+    const anonymous = await pinManifest({ manifestPath, endpoint: server.endpoint, log, retryDelayMs: 10 });
+    const o = byId(anonymous.outcomes, "gated");
+    assert.match(o.status === "failed" ? o.reason : "", /HTTP 401 GatedRepo: Access to model org\/gated is restricted.*set HF_TOKEN/);
+    assert.equal(anonymous.written, false, "a run that pins nothing leaves the file as it was");
+
+    const authed = await pinManifest({ manifestPath, endpoint: server.endpoint, token: TOKEN, log, retryDelayMs: 10 });
+    assert.equal(authed.failed, 0);
+    assert.equal(loadModelManifest(manifestPath).files[0]?.sha256, sha256(data));
+    assert.ok(server.requests.some((r) => r.route === "tree" && r.authorization === "valid"));
+    assert.ok(!lines.join("\n").includes(TOKEN));
+  });
+
+  it("retries the tree API through a burst of 503s", async () => {
+    server.host({ repo: "org/models", path: "vae.safetensors", data: randomBytes(10) });
+    writeManifest([{ id: "vae", repo: "org/models", path: "vae.safetensors", target: "vae" }]);
+    server.failRoute("tree", 503, 2);
+    const report = await pinManifest({ manifestPath, endpoint: server.endpoint, log, retryDelayMs: 10 });
+    assert.equal(report.failed, 0, lines.join("\n"));
+    assert.deepEqual(server.requests.filter((r) => r.route === "tree").map((r) => r.status), [503, 503, 200]);
+  });
+
+  it("reports a file whose pinned hash changed upstream, and --dry-run writes nothing", async () => {
+    const before = randomBytes(300);
+    const after = randomBytes(400);
+    server.host({ repo: "org/models", path: "vae.safetensors", data: before });
+    writeManifest([{ id: "vae", repo: "org/models", path: "vae.safetensors", target: "vae" }]);
+    await pinManifest({ manifestPath, endpoint: server.endpoint, log, retryDelayMs: 10 });
+    const pinnedText = fs.readFileSync(manifestPath, "utf8");
+
+    server.host({ repo: "org/models", path: "vae.safetensors", data: after });
+    lines = [];
+    const dry = await pinManifest({ manifestPath, endpoint: server.endpoint, log, dryRun: true, retryDelayMs: 10 });
+    const o = byId(dry.outcomes, "vae");
+    assert.equal(o.status, "changed");
+    assert.deepEqual(o.status === "changed" ? o.previous : undefined, { size: before.length, sha256: sha256(before) });
+    assert.match(lines.join("\n"), new RegExp(`changed +vae: 400 bytes, sha256 ${sha256(after)} \\(was 300 bytes, sha256 ${sha256(before)}\\)`));
+    assert.match(lines.join("\n"), /dry run: .* would change/);
+    assert.equal(dry.written, false);
+    assert.equal(fs.readFileSync(manifestPath, "utf8"), pinnedText);
+  });
+
+  it("runs as a command: --manifest, --endpoint, exit status, HF_TOKEN from the environment", async () => {
+    const data = randomBytes(64);
+    server.host({ repo: "org/gated", path: "m.safetensors", data });
+    writeManifest([{ id: "m", repo: "org/gated", path: "m.safetensors", target: "loras" }]);
+    const cli = path.resolve(__dirname, "../../tools/pinModels.js");
+    const run = (env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> => new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [cli, "--manifest", manifestPath, "--endpoint", server.endpoint], { env: { PATH: process.env.PATH, ...env } });
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
+      child.stderr.on("data", (d: Buffer) => { out += d.toString(); });
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ code, out }));
+    });
+    const refused = await run({});
+    assert.equal(refused.code, 1, refused.out);
+    assert.match(refused.out, /FAILED +m: .*HTTP 401 GatedRepo[\s\S]*models:pin: 1 of 1 file\(s\) could not be pinned/);
+    const ok = await run({ HF_TOKEN: TOKEN });
+    assert.equal(ok.code, 0, ok.out);
+    assert.match(ok.out, new RegExp(`pinned +m: 64 bytes, sha256 ${sha256(data)}`));
+    assert.ok(!ok.out.includes(TOKEN));
+  });
+});
