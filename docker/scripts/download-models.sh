@@ -139,7 +139,11 @@ rate_since() { # VAR BYTES START_US: "S.s s (R.r MB/s)"; bytes per microsecond i
     "$(($2 / us))" "$(($2 * 10 / us % 10))"
 }
 file_size() { stat -c %s -- "$1"; }
-file_mtime() { stat -c %.9Y -- "$1"; } # nanoseconds: a rewrite within the same second still shows
+file_mtime() { # with nanoseconds (%y has them in every coreutils), so a rewrite within the same second shows
+  local t
+  t=$(stat -c %y -- "$1")
+  printf '%s' "${t// /_}"
+}
 HASH=""
 sha256_of() { # FILE: sets HASH (sha256sum runs as a tool so that a TERM reaches it)
   run_tool sha256sum -- "$1" >"${WORK}/sha256.out"
