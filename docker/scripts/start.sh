@@ -259,24 +259,26 @@ elif [[ -f ${extra_paths} ]] && grep -q '^# Written by start.sh' "${extra_paths}
 fi
 
 # ------------------------------------------------------------------ 7. ComfyUI-Manager network mode
-# Manager 3.x reads user/default/ComfyUI-Manager/config.ini; newer builds read user/__manager/config.ini.
-set_manager_mode() {
-  local file=$1
-  mkdir -p "${file%/*}"
-  if [[ -f ${file} ]]; then
-    awk -v mode="${MANAGER_NETWORK_MODE}" '
-      /^[ \t]*network_mode[ \t]*=/ { next }
-      { print }
-      /^\[default\][ \t]*$/ && !done { print "network_mode = " mode; done = 1 }
-      END { if (!done) { print "[default]"; print "network_mode = " mode } }' "${file}" >"${file}.tmp"
-    mv -f "${file}.tmp" "${file}"
-  else
-    printf '[default]\nnetwork_mode = %s\n' "${MANAGER_NETWORK_MODE}" >"${file}"
-  fi
-}
-set_manager_mode "${COMFYUI_DIR}/user/default/ComfyUI-Manager/config.ini"
-set_manager_mode "${COMFYUI_DIR}/user/__manager/config.ini"
-log "ComfyUI-Manager: network_mode = ${MANAGER_NETWORK_MODE}"
+# The Manager keeps its config in user/__manager/ when ComfyUI has folder_paths.get_system_user_directory
+# (ComfyUI PR #10966), else in user/default/ComfyUI-Manager/. Only that one is written: when both exist, newer
+# Managers treat it as a first start after an upgrade and pip-install ComfyUI's requirements again.
+if grep -q '^def get_system_user_directory' "${COMFYUI_DIR}/folder_paths.py" 2>/dev/null; then
+  manager_config=${COMFYUI_DIR}/user/__manager/config.ini
+else
+  manager_config=${COMFYUI_DIR}/user/default/ComfyUI-Manager/config.ini
+fi
+mkdir -p "${manager_config%/*}"
+if [[ -f ${manager_config} ]]; then
+  awk -v mode="${MANAGER_NETWORK_MODE}" '
+    /^[ \t]*network_mode[ \t]*=/ { next }
+    { print }
+    /^\[default\][ \t]*$/ && !done { print "network_mode = " mode; done = 1 }
+    END { if (!done) { print "[default]"; print "network_mode = " mode } }' "${manager_config}" >"${manager_config}.tmp"
+  mv -f "${manager_config}.tmp" "${manager_config}"
+else
+  printf '[default]\nnetwork_mode = %s\n' "${MANAGER_NETWORK_MODE}" >"${manager_config}"
+fi
+log "ComfyUI-Manager: network_mode = ${MANAGER_NETWORK_MODE} in ${manager_config}"
 
 # ------------------------------------------------------------------ 8. ComfyUI
 extra_args=()

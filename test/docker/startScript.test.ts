@@ -222,14 +222,27 @@ describe("start.sh (stub GPU tools, stub ComfyUI)", function () {
     assert.ok(!fs.existsSync(pidFile), "the PID file is removed once ComfyUI is gone");
   });
 
-  it("sets ComfyUI-Manager to offline in both config locations, keeping other settings", async () => {
+  it("sets ComfyUI-Manager offline where the Manager reads it, keeping other settings", async () => {
+    // ComfyUI without folder_paths.get_system_user_directory: the Manager reads user/default/ComfyUI-Manager.
     const legacy = path.join(comfy, "user", "default", "ComfyUI-Manager", "config.ini");
+    const current = path.join(comfy, "user", "__manager", "config.ini");
+    fs.writeFileSync(path.join(comfy, "folder_paths.py"), "def get_user_directory():\n    return 'user'\n");
     fs.mkdirSync(path.dirname(legacy), { recursive: true });
     fs.writeFileSync(legacy, "[default]\nnetwork_mode = public\nsecurity_level = normal\n");
-    const o = await start(prepare({}));
-    assert.equal(o.code, 0, o.stderr);
+    const old = await start(prepare({}));
+    assert.equal(old.code, 0, old.stderr);
     assert.equal(fs.readFileSync(legacy, "utf8"), "[default]\nnetwork_mode = offline\nsecurity_level = normal\n");
-    assert.equal(fs.readFileSync(path.join(comfy, "user", "__manager", "config.ini"), "utf8"), "[default]\nnetwork_mode = offline\n");
+    assert.ok(!fs.existsSync(current), "no second config for a Manager that does not read it");
+
+    // ComfyUI with it: the Manager reads user/__manager only, and must not find a legacy copy written by us
+    // (both present makes it reinstall ComfyUI's requirements at start).
+    fs.rmSync(path.join(comfy, "user"), { recursive: true });
+    fs.writeFileSync(path.join(comfy, "folder_paths.py"), "def get_system_user_directory(name='system'):\n    return '__' + name\n");
+    const now = await start(prepare({}));
+    assert.equal(now.code, 0, now.stderr);
+    assert.equal(fs.readFileSync(current, "utf8"), "[default]\nnetwork_mode = offline\n");
+    assert.ok(!fs.existsSync(path.dirname(legacy)));
+    assert.match(now.stdout, /ComfyUI-Manager: network_mode = offline in .*user\/__manager\/config\.ini/);
   });
 
   describe("models", () => {
