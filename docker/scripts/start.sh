@@ -7,7 +7,8 @@
 #   VENV_DIR (/opt/venv)   COMFYUI_DIR (/opt/ComfyUI)   STEADYDANCER_HOME (/opt/steadydancer)
 #   DOWNLOAD_MODELS_SCRIPT (${STEADYDANCER_HOME}/scripts/download-models.sh)
 #   MODEL_MANIFEST         (${STEADYDANCER_HOME}/models/manifest.json)
-#   BAKED_MARKER           (${COMFYUI_DIR}/models/.steadydancer-baked): models are in the image, nothing to fetch
+#   BAKED_MARKER           (${COMFYUI_DIR}/models/.steadydancer-baked): holds the variant baked into the image;
+#                          nothing is fetched unless STEADYDANCER_VARIANT asks for another one
 #   WORKSPACE_DIR          (/workspace): the RunPod volume
 #   MODELS_DIR             (${WORKSPACE_DIR}/models when WORKSPACE_DIR is a writable folder, else ${COMFYUI_DIR}/models)
 #   SKIP_MODEL_DOWNLOAD=1  start without fetching models
@@ -218,8 +219,10 @@ elif [[ -d ${WORKSPACE_DIR} && -w ${WORKSPACE_DIR} ]]; then
 else
   models_dir=${COMFYUI_DIR}/models
 fi
-if [[ -f ${BAKED_MARKER} ]]; then
-  log "models: baked into the image (${BAKED_MARKER}), nothing to fetch"
+baked_variant=""
+if [[ -f ${BAKED_MARKER} ]]; then baked_variant=$(<"${BAKED_MARKER}"); fi
+if [[ -f ${BAKED_MARKER} ]] && [[ -z ${STEADYDANCER_VARIANT:-} || ${STEADYDANCER_VARIANT} == "${baked_variant}" ]]; then
+  log "models: ${baked_variant:-the} variant is baked into the image (${BAKED_MARKER}), nothing to fetch"
 elif [[ ${SKIP_MODEL_DOWNLOAD:-0} == 1 ]]; then
   log "models: SKIP_MODEL_DOWNLOAD=1, nothing fetched (ComfyUI looks in ${models_dir})"
 else

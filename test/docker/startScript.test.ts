@@ -311,14 +311,21 @@ describe("start.sh (stub GPU tools, stub ComfyUI)", function () {
       assert.equal(server.requests.length, requests);
     });
 
-    it("with the baked marker fetches nothing and writes no volume mapping", async () => {
+    it("with the baked marker fetches nothing and writes no volume mapping, unless another variant is asked for", async () => {
       const env = downloadEnv(manifestFor([{ id: "dit", path: "dit.safetensors", target: "diffusion_models", data: randomBytes(1000) }]));
       fs.writeFileSync(path.join(comfy, "models", ".steadydancer-baked"), "fp8\n");
       const o = await start(env);
       assert.equal(o.code, 0, o.stderr);
-      assert.match(o.stdout, /models: baked into the image/);
+      assert.match(o.stdout, /models: fp8 variant is baked into the image/);
       assert.equal(server.requests.length, 0);
       assert.ok(!fs.existsSync(path.join(comfy, "extra_model_paths.yaml")));
+
+      // Asking for another variant than the baked one fetches it onto the volume.
+      fs.rmSync(path.join(comfy, "record.json"));
+      const other = await start({ ...env, STEADYDANCER_VARIANT: "fp16" });
+      assert.equal(other.code, 0, other.stdout + other.stderr);
+      assert.match(other.stdout, /models: fetching into .*workspace\/models/);
+      assert.equal(fs.readFileSync(path.join(dir, "workspace", "models", ".steadydancer-variant"), "utf8"), "fp16\n");
     });
 
     it("does not start ComfyUI when the download fails, and exits with the download's status", async () => {
