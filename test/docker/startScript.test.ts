@@ -113,8 +113,11 @@ describe("start.sh (stub GPU tools, stub ComfyUI)", function () {
     };
   }
 
-  /** Runs start.sh; once the stub ComfyUI is up, `whileUp` runs and then start.sh gets SIGTERM (a pod stop). */
-  function start(env: NodeJS.ProcessEnv, whileUp?: (child: ChildProcess, rec: Recorded) => void): Promise<Outcome> {
+  /**
+   * Runs start.sh; once the stub ComfyUI is up, `whileUp` runs and then start.sh gets SIGTERM (a pod stop).
+   * With `stopWhen`, the SIGTERM comes as soon as it returns true instead.
+   */
+  function start(env: NodeJS.ProcessEnv, whileUp?: (child: ChildProcess, rec: Recorded) => void, stopWhen?: () => boolean): Promise<Outcome> {
     const recordFile = path.join(comfy, "record.json");
     return new Promise((resolve, reject) => {
       const child = spawn(START, [], { env, stdio: ["ignore", "pipe", "pipe"] });
@@ -123,10 +126,13 @@ describe("start.sh (stub GPU tools, stub ComfyUI)", function () {
       child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
       child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
       const poll = setInterval(() => {
-        if (!fs.existsSync(recordFile)) return;
+        if (stopWhen) {
+          if (!stopWhen()) return;
+        } else {
+          if (!fs.existsSync(recordFile)) return;
+          whileUp?.(child, JSON.parse(fs.readFileSync(recordFile, "utf8")) as Recorded);
+        }
         clearInterval(poll);
-        const rec = JSON.parse(fs.readFileSync(recordFile, "utf8")) as Recorded;
-        whileUp?.(child, rec);
         child.kill("SIGTERM");
       }, 20);
       const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`start.sh hung:\n${stdout}\n${stderr}`)); }, 15000);
@@ -326,6 +332,19 @@ describe("start.sh (stub GPU tools, stub ComfyUI)", function () {
       assert.equal(other.code, 0, other.stdout + other.stderr);
       assert.match(other.stdout, /models: fetching into .*workspace\/models/);
       assert.equal(fs.readFileSync(path.join(dir, "workspace", "models", ".steadydancer-variant"), "utf8"), "fp16\n");
+    });
+
+    it("stops cleanly on SIGTERM during the download, keeping the partial file for the next start", async () => {
+      await server.close();
+      server = await ModelServer.start({ bytesPerSecondPerConnection: 512 * 1024 });
+      const env = downloadEnv(manifestFor([{ id: "dit", path: "dit.safetensors", target: "diffusion_models", data: randomBytes(2 * 1024 * 1024) }]));
+      const part = path.join(dir, "workspace", "models", "diffusion_models", "dit.safetensors.part");
+      const o = await start(env, undefined, () => fs.existsSync(part) && fs.statSync(part).size > 0);
+      assert.equal(o.code, 143, o.stdout + o.stderr);
+      assert.match(o.stdout, /SIGTERM received: stopping PID \d+/);
+      assert.match(o.stderr, /download-models: ERROR: interrupted by SIGTERM; partial downloads are kept[\s\S]*model download failed \(exit 143\): ComfyUI not started/);
+      assert.equal(o.record, null, "ComfyUI never started");
+      assert.ok(fs.existsSync(part));
     });
 
     it("does not start ComfyUI when the download fails, and exits with the download's status", async () => {
