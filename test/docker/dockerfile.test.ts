@@ -791,6 +791,8 @@ describe("docker/Dockerfile", function () {
           'printf "MODELS_DIR=%s\\nMODEL_MANIFEST=%s\\nSTEADYDANCER_VARIANT=%s\\nHF_TOKEN=%s\\nHF_ENDPOINT=%s\\n" \\',
           '  "$MODELS_DIR" "$MODEL_MANIFEST" "$STEADYDANCER_VARIANT" "${HF_TOKEN:-}" "${HF_ENDPOINT:-}" > "$STUB_SEEN"',
           'mkdir -p "$MODELS_DIR/vae/wanvideo" && echo weights > "$MODELS_DIR/vae/wanvideo/Wan2_1_VAE_bf16.safetensors"',
+          // The real script records the variant it installed (the fallback's, when fp8 could not be had).
+          'printf "%s\\n" "${STUB_INSTALLED:-$STEADYDANCER_VARIANT}" > "$MODELS_DIR/.steadydancer-variant"',
           'exit "${STUB_DL_RC:-0}"',
           "",
         ].join("\n"),
@@ -833,6 +835,12 @@ describe("docker/Dockerfile", function () {
       assert.match(r.seen, /^HF_ENDPOINT=https:\/\/huggingface\.co$/m);
       assert.equal(readFileSync(path.join(tmp, "models", ".steadydancer-baked"), "utf8").trim(), "fp16");
       assert.ok(!`${r.stdout}${r.stderr}`.includes(FAKE_TOKEN), "the token was printed");
+    });
+
+    it("marks the image with the variant actually installed after an fp8 → fp16 fallback", function () {
+      const r = bake({ BAKE_STEADYDANCER: "true", STEADYDANCER_VARIANT: "fp8", STUB_INSTALLED: "fp16" }, null);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(readFileSync(path.join(tmp, "models", ".steadydancer-baked"), "utf8").trim(), "fp16");
     });
 
     it("bakes public files without a token (the secret is optional)", function () {
