@@ -543,10 +543,11 @@ export function stackFields(project: string = PROJECT_NAME, cwd: string = proces
     "checks.healthTimeoutMinutes": field(
       {
         type: "integer",
-        expected: "an integer from 1 to 240 (minutes the health check waits for ComfyUI)",
-        fix: "pulumi config set checks.healthTimeoutMinutes 20",
+        // A first boot downloads the model weights (about 30 GB for fp8) before ComfyUI starts listening.
+        expected: "an integer from 1 to 240 (minutes the health check waits for ComfyUI, model download included)",
+        fix: "pulumi config set checks.healthTimeoutMinutes 45",
       },
-      intText(1, 240).default(20),
+      intText(1, 240).default(45),
     ),
     "checks.generateTimeoutMinutes": field(
       {

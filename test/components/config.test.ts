@@ -69,7 +69,7 @@ describe("stack config", function () {
         health: true,
         vram: true,
         generate: true,
-        healthTimeoutMinutes: 20,
+        healthTimeoutMinutes: 45,
         generateTimeoutMinutes: 30,
         minVramGb: minVramGbFor(loadModelManifest(), "fp8"),
         workflow: "smoke",
@@ -413,14 +413,14 @@ describe("stack config", function () {
           "checks.health": "false",
           "checks.vram": "true",
           "checks.generate": "false",
-          "checks.healthTimeoutMinutes": "45",
+          "checks.healthTimeoutMinutes": "60",
           "checks.generateTimeoutMinutes": "90",
           "checks.workflow": "steadydancer",
         }),
       );
       assert.deepEqual(
         [config.checks.health, config.checks.vram, config.checks.generate, config.checks.healthTimeoutMinutes, config.checks.generateTimeoutMinutes],
-        [false, true, false, 45, 90],
+        [false, true, false, 60, 90],
       );
       assert.equal(config.checks.workflow, "steadydancer");
     });
