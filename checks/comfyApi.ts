@@ -51,6 +51,8 @@ export const nodeErrorSchema = z.object({
   dependent_outputs: z.array(z.unknown()).optional(),
   class_type: z.string().optional(),
 });
+/** node_errors of a 400, and of a 200 when ComfyUI queued only the outputs that validated. */
+export const nodeErrorsSchema = z.record(z.string(), nodeErrorSchema);
 
 /** 400 body. The 2024 build answered `{"error": "no prompt", "node_errors": []}` for a missing prompt. */
 export const promptRejectedSchema = z.object({
@@ -157,3 +159,35 @@ export const apiWorkflowSchema = z.record(
   }).loose(),
 );
 export type ApiWorkflow = z.infer<typeof apiWorkflowSchema>;
+
+// ---------------------------------------------------------------- GET /object_info/{class}
+/**
+ * One node class as object_info describes it; only the declared inputs are read. An unknown class answers
+ * `{}` (server.py), so the class may be absent from the record.
+ */
+export const nodeInfoSchema = z
+  .object({
+    input: z
+      .object({
+        required: z.record(z.string(), z.unknown()).optional(),
+        optional: z.record(z.string(), z.unknown()).optional(),
+      })
+      .loose(),
+  })
+  .loose();
+export type NodeInfo = z.infer<typeof nodeInfoSchema>;
+export const objectInfoSchema = z.record(z.string(), nodeInfoSchema);
+
+const comboValueSchema = z.union([z.string(), z.number(), z.boolean()]);
+/** V1 nodes declare a combo as `[[option, ...], {...}?]`; V3 nodes and newer builds as `["COMBO", {options: [...]}]`. */
+const listComboSchema = z.tuple([z.array(comboValueSchema)], z.unknown());
+const v3ComboSchema = z.tuple([z.literal("COMBO"), z.object({ options: z.array(comboValueSchema).default([]) }).loose()], z.unknown());
+
+/** The options of a combo input declaration, or null when the input is not a combo (INT, STRING, a link type…). */
+export function comboOptions(declaration: unknown): string[] | null {
+  const list = listComboSchema.safeParse(declaration);
+  if (list.success) return list.data[0].map(String);
+  const v3 = v3ComboSchema.safeParse(declaration);
+  if (v3.success) return v3.data[1].options.map(String);
+  return null;
+}

@@ -6,6 +6,7 @@ import type { z } from "zod";
 import {
   historyEntrySchema,
   historySchema,
+  objectInfoSchema,
   promptQueuedSchema,
   promptRejectedSchema,
   queueSchema,
@@ -15,6 +16,7 @@ import {
   type ApiWorkflow,
   type FileRef,
   type HistoryEntry,
+  type NodeInfo,
   type PromptQueued,
   type PromptRejected,
   type SystemStats,
@@ -221,6 +223,18 @@ export class ComfyClient {
   async queue(retry = true): Promise<{ running: string[]; pending: string[] }> {
     const q = await this.json({ method: "GET", path: "/queue", retry }, queueSchema);
     return { running: queuedPromptIds(q.queue_running), pending: queuedPromptIds(q.queue_pending) };
+  }
+
+  /**
+   * What ComfyUI declares for one node class (GET /object_info/{class}), or null when it does not know the
+   * class: server.py answers `{}` for it; a build or proxy without the per-class route answers 404.
+   */
+  async objectInfo(classType: string): Promise<NodeInfo | null> {
+    const path = `/object_info/${encodeURIComponent(classType)}`;
+    const response = await this.send({ method: "GET", path, retry: true });
+    if (response.status === 404) return null;
+    const all = this.parse(response, `GET ${path}`, objectInfoSchema);
+    return all[classType] ?? null;
   }
 
   /** Uploads an input file (overwrite=true makes a retry harmless). Returns the name ComfyUI stored. */

@@ -11,6 +11,7 @@ import {
   executionErrorSchema,
   executionInterruptedSchema,
   executionStartSchema,
+  nodeErrorsSchema,
   progressSchema,
   progressStateSchema,
   type ApiWorkflow,
@@ -22,6 +23,7 @@ import { Mailbox, ComfySocket, SocketConnectError, type SocketEvent } from "./co
 import { clientFor, describeRequestFailure, errorText, hintFor, progressOf, type CheckOptions } from "./common";
 import { Deadline } from "./deadline";
 import { describeExecutionError, describeInterrupted, describeRejection, rejectionLines } from "./failureText";
+import { preflightModels } from "./modelPreflight";
 import { inspectMp4 } from "./mp4";
 import type { Progress } from "./progress";
 import type { GenerateResult } from "./result";
@@ -140,6 +142,8 @@ class GenerateRun {
   private downSince: number | null = null;
   private lastPollState = "";
   private nextReconnectAt = 0;
+  /** Per-node errors of a prompt ComfyUI queued anyway (200 with node_errors), as lines. */
+  private skippedAtQueue: string[] = [];
 
   constructor(private readonly options: GenerateOptions, private readonly deadline: Deadline) {
     this.progress = progressOf(options);
@@ -220,12 +224,15 @@ class GenerateRun {
   private async prepareAndQueue(): Promise<string | null> {
     const unusable = await this.waitUntilAnswering();
     if (unusable) return unusable;
+    const models = await preflightModels(this.client, this.options.workflow.prompt);
+    for (const note of models.notes) this.progress.info(note);
+    if (models.kind === "failed") return models.message;
     try {
       await this.openSocket();
     } catch (error) {
       return `ComfyUI refused the websocket (${errorText(error)}). ${hintFor(new ComfyRequestError("auth", ""))}`;
     }
-    const prompt: ApiWorkflow = structuredClone(this.options.workflow.prompt);
+    const prompt: ApiWorkflow = structuredClone(models.prompt);
     for (const asset of this.options.workflow.assets) {
       let bytes: Buffer;
       try {
@@ -249,10 +256,10 @@ class GenerateRun {
       this.promptId = queued.prompt_id;
       this.result.promptId = queued.prompt_id;
       this.progress.info(`queued as prompt ${queued.prompt_id} (number ${queued.number})`);
-      if (queued.node_errors && typeof queued.node_errors === "object" && Object.keys(queued.node_errors).length > 0) {
-        // ComfyUI drops invalid outputs it does not need and runs the rest; worth knowing when a video is missing.
-        this.progress.info(`ComfyUI skipped invalid nodes: ${JSON.stringify(queued.node_errors).slice(0, 300)}`);
-      }
+      // ComfyUI drops the outputs that need an invalid node and runs the rest; worth knowing when a video is missing.
+      const skipped = nodeErrorsSchema.safeParse(queued.node_errors);
+      this.skippedAtQueue = skipped.success ? rejectionLines({ error: "", node_errors: skipped.data }) : [];
+      if (this.skippedAtQueue.length > 0) this.progress.info(`ComfyUI left out invalid nodes: ${this.skippedAtQueue.join("; ")}`);
       return null;
     } catch (error) {
       if (error instanceof PromptRejectedError) {
@@ -497,7 +504,9 @@ class GenerateRun {
     if (!ref) {
       return this.fail(
         `The job finished but wrote no video output (outputs: ${describeOutputs(entry)}). ` +
-          "The workflow needs a VHS_VideoCombine with save_output=true (or SaveVideo); preview-only outputs are of type temp.",
+          (this.skippedAtQueue.length > 0
+            ? `ComfyUI ran only the outputs that validated and left out invalid nodes: ${this.skippedAtQueue.join("; ")}.`
+            : "The workflow needs a VHS_VideoCombine with save_output=true (or SaveVideo); preview-only outputs are of type temp."),
       );
     }
     const ext = path.extname(ref.filename).toLowerCase();

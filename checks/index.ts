@@ -17,3 +17,4 @@ export {
   type VideoExpectation,
 } from "./workflows";
 export { EXIT_FAILED, EXIT_PASS, EXIT_USAGE, checkCliArgs, type CheckCliFlags } from "./cliArgs";
+export { MODEL_FILE_INPUTS, preflightModels, type ModelSubstitution, type PreflightOutcome } from "./modelPreflight";

@@ -3,12 +3,15 @@
 // prompt "executes" node by node (progress events on sampler-like nodes, binary preview frames in
 // between), writes a small valid MP4 for VHS_VideoCombine / SaveVideo, sends `execution_success`
 // BEFORE the history is stored and `executing {node: null}` after it.
-// Modes reproduce the failures a deployment meets; see ComfyMode.
+// Loader nodes list the files of `installedModels` (paths under models/) in object_info like folder_paths does,
+// and POST /prompt validates combo inputs per output like execution.py (value_not_in_list; an output whose
+// graph is valid still runs). Modes reproduce the failures a deployment meets; see ComfyMode.
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { Socket } from "node:net";
 import path from "node:path";
 import { WebSocket, WebSocketServer } from "ws";
+import { filesFor, loadModelManifest, type ModelVariant } from "../../components/modelManifest";
 import { writeMp4 } from "./mp4";
 
 export type ComfyMode =
@@ -63,6 +66,15 @@ export interface ComfyEmulatorOptions {
   refuseWebsockets?: boolean;
   /** Accept connections but never answer. */
   hang?: boolean;
+  /**
+   * Files under models/ (see InstalledModels); loader nodes list them in object_info and POST /prompt rejects
+   * others with value_not_in_list. Default: modelsOfVariant("fp8"), the files the dance workflow names.
+   */
+  installedModels?: InstalledModels;
+  /** How object_info declares combo inputs: `[[options], {...}]` (V1 nodes) or `["COMBO", {options}]` (V3 / newer builds). */
+  comboForm?: "list" | "COMBO";
+  /** false: GET /object_info/{class} answers 404, like a proxy or a build without that route. Default true. */
+  objectInfoPerClass?: boolean;
 }
 
 export interface RecordedRequest {
@@ -109,51 +121,167 @@ const OOM_MESSAGE =
   "TIPS: If the workflow worked before you might have accidentally set the batch_size to a large number.";
 
 // ---------------------------------------------------------------- object_info
-interface ClassSpec { output_node?: boolean; category: string; module: string; required?: Json; output?: string[] }
+/** Where a combo's options come from: a fixed list, the input folder, or files under models/. */
+type Options = string[] | { input: true } | { models: Array<{ folder: string; extensions: readonly string[] | null }> };
+/** An input declaration: `[type or options, extra?]`, as INPUT_TYPES returns it. */
+type InputSpec = [string | Options, Json?];
+interface ClassSpec { output_node?: boolean; category: string; module: string; required?: Record<string, InputSpec>; optional?: Record<string, InputSpec>; output?: string[] }
 const spec = (category: string, module: string, extra: Partial<ClassSpec> = {}): ClassSpec => ({ category, module, ...extra });
+
+/** folder_paths.supported_pt_extensions: what most model folders list. */
+const PT_EXTENSIONS = [".ckpt", ".pt", ".pt2", ".bin", ".pth", ".safetensors", ".pkl", ".sft"] as const;
+/** folder_paths.get_filename_list(folder) for the folders the dance workflow uses. "diffusion_models" also reads models/unet. */
+const models = (folder: string, extensions: readonly string[] | null = PT_EXTENSIONS): Options => ({
+  models: (folder === "diffusion_models" ? ["unet", "diffusion_models"] : [folder]).map((f) => ({ folder: f, extensions })),
+});
+/** WanVideoModelLoader: unet_gguf (the .gguf files of diffusion_models) + diffusion_models, in that order. */
+const diffusionModels = (): Options => {
+  const gguf = models("diffusion_models", [".gguf"]) as { models: Array<{ folder: string; extensions: readonly string[] | null }> };
+  const pt = models("diffusion_models") as typeof gguf;
+  return { models: [...gguf.models, ...pt.models] };
+};
+const ATTENTION_MODES = ["sdpa", "flash_attn_2", "flash_attn_3", "sageattn", "sageattn_3", "radial_sage_attention", "sageattn_compiled", "sageattn_ultravico", "comfy"];
+const FP8_MODES = ["disabled", "fp8_e4m3fn", "fp8_e4m3fn_fast", "fp8_e4m3fn_scaled", "fp8_e4m3fn_scaled_fast", "fp8_e5m2", "fp8_e5m2_fast", "fp8_e5m2_scaled", "fp8_e5m2_scaled_fast"];
 const WAN = "custom_nodes.ComfyUI-WanVideoWrapper";
 const KJ = "custom_nodes.comfyui-kjnodes";
 const VHS = "custom_nodes.comfyui-videohelpersuite";
+const PREPROCESS = "custom_nodes.ComfyUI-WanAnimatePreprocess";
+const wan = (extra: Partial<ClassSpec> = {}): ClassSpec => spec("WanVideoWrapper", WAN, extra);
+// Input names and options of the loaders follow kijai/ComfyUI-WanVideoWrapper nodes_model_loading.py / nodes.py,
+// kijai/ComfyUI-WanAnimatePreprocess nodes.py and ComfyUI's nodes.py.
 const CLASSES: Record<string, ClassSpec> = {
   EmptyImage: spec("image", "nodes", { required: { width: ["INT", { default: 512 }], height: ["INT", { default: 512 }], batch_size: ["INT", { default: 1 }], color: ["INT", { default: 0 }] }, output: ["IMAGE"] }),
-  LoadImage: spec("image", "nodes", { required: { image: [[], { image_upload: true }] }, output: ["IMAGE", "MASK"] }),
+  LoadImage: spec("image", "nodes", { required: { image: [{ input: true }, { image_upload: true }] }, output: ["IMAGE", "MASK"] }),
   SaveImage: spec("image", "nodes", { output_node: true, required: { images: ["IMAGE"], filename_prefix: ["STRING", { default: "ComfyUI" }] }, output: [] }),
   PreviewImage: spec("image", "nodes", { output_node: true, required: { images: ["IMAGE"] }, output: [] }),
-  LoadVideo: spec("image/video", "comfy_extras.nodes_video", { required: { file: [[], { video_upload: true }] }, output: ["VIDEO"] }),
+  LoadVideo: spec("image/video", "comfy_extras.nodes_video", { required: { file: [{ input: true }, { video_upload: true }] }, output: ["VIDEO"] }),
   CreateVideo: spec("image/video", "comfy_extras.nodes_video", { required: { images: ["IMAGE"], fps: ["FLOAT", { default: 30 }] }, output: ["VIDEO"] }),
   SaveVideo: spec("image/video", "comfy_extras.nodes_video", { output_node: true, required: { video: ["VIDEO"], filename_prefix: ["STRING", { default: "video/ComfyUI" }], format: [["auto", "mp4"]], codec: [["auto", "h264"]] }, output: [] }),
   KSampler: spec("sampling", "nodes", { output: ["LATENT"] }),
   VAEDecode: spec("latent", "nodes", { output: ["IMAGE"] }),
-  CLIPVisionLoader: spec("loaders", "nodes", { output: ["CLIP_VISION"] }),
+  CLIPVisionLoader: spec("loaders", "nodes", { required: { clip_name: [models("clip_vision")] }, output: ["CLIP_VISION"] }),
   ImageScale: spec("image/upscaling", "nodes", { output: ["IMAGE"] }),
   VHS_VideoCombine: spec("Video Helper Suite 🎥🅥🅗🅢", VHS, { output_node: true, required: { images: ["IMAGE"], frame_rate: ["FLOAT", { default: 8 }], loop_count: ["INT", { default: 0 }], filename_prefix: ["STRING", { default: "AnimateDiff" }], format: [["image/gif", "image/webp", "video/h264-mp4", "video/webm"]], pingpong: ["BOOLEAN", { default: false }], save_output: ["BOOLEAN", { default: true }] }, output: ["VHS_FILENAMES"] }),
-  VHS_LoadVideo: spec("Video Helper Suite 🎥🅥🅗🅢", VHS, { required: { video: [[], { video_upload: true }] }, output: ["IMAGE", "INT", "AUDIO", "VHS_VIDEOINFO"] }),
+  VHS_LoadVideo: spec("Video Helper Suite 🎥🅥🅗🅢", VHS, { required: { video: [{ input: true }, { video_upload: true }] }, output: ["IMAGE", "INT", "AUDIO", "VHS_VIDEOINFO"] }),
+  WanVideoModelLoader: wan({
+    required: {
+      model: [diffusionModels(), { tooltip: "These models are loaded from the 'ComfyUI/models/diffusion_models' -folder" }],
+      base_precision: [["fp32", "bf16", "fp16", "fp16_fast"], { default: "bf16" }],
+      quantization: [FP8_MODES, { default: "disabled" }],
+      load_device: [["main_device", "offload_device"], { default: "offload_device" }],
+    },
+    optional: {
+      attention_mode: [ATTENTION_MODES, { default: "sdpa" }],
+      compile_args: ["WANCOMPILEARGS"],
+      block_swap_args: ["BLOCKSWAPARGS"],
+      lora: ["WANVIDLORA", { default: null }],
+      vram_management_args: ["VRAM_MANAGEMENTARGS", { default: null }],
+    },
+    output: ["WANVIDEOMODEL"],
+  }),
+  WanVideoVAELoader: wan({ required: { model_name: [models("vae"), { tooltip: "These models are loaded from 'ComfyUI/models/vae'" }] }, optional: { precision: [["fp16", "fp32", "bf16"], { default: "bf16" }] }, output: ["WANVAE"] }),
+  WanVideoTextEncodeCached: wan({
+    required: {
+      model_name: [models("text_encoders"), { tooltip: "These models are loaded from 'ComfyUI/models/text_encoders'" }],
+      precision: [["fp32", "bf16"], { default: "bf16" }],
+      positive_prompt: ["STRING", { default: "", multiline: true }],
+      negative_prompt: ["STRING", { default: "", multiline: true }],
+      quantization: [["disabled", "fp8_e4m3fn"], { default: "disabled" }],
+      use_disk_cache: ["BOOLEAN", { default: true }],
+      device: [["gpu", "cpu"], { default: "gpu" }],
+    },
+    output: ["WANVIDEOTEXTEMBEDS", "WANVIDEOTEXTEMBEDS", "STRING"],
+  }),
+  LoadWanVideoT5TextEncoder: wan({ required: { model_name: [models("text_encoders")], precision: [["fp32", "bf16"], { default: "bf16" }] }, optional: { load_device: [["main_device", "offload_device"], { default: "offload_device" }], quantization: [["disabled", "fp8_e4m3fn"], { default: "disabled" }] }, output: ["WANTEXTENCODER"] }),
+  WanVideoLoraSelect: wan({
+    required: { lora: [models("loras")], strength: ["FLOAT", { default: 1.0, min: -1000.0, max: 1000.0, step: 0.0001 }] },
+    optional: { prev_lora: ["WANVIDLORA", { default: null }], blocks: ["SELECTEDBLOCKS"], low_mem_load: ["BOOLEAN", { default: false }], merge_loras: ["BOOLEAN", { default: true }] },
+    output: ["WANVIDLORA"],
+  }),
   ...Object.fromEntries(
     [
-      "WanVideoModelLoader", "WanVideoVAELoader", "WanVideoTextEncodeCached", "WanVideoTextEncode", "LoadWanVideoT5TextEncoder",
-      "WanVideoClipVisionEncode", "WanVideoImageToVideoEncode", "WanVideoEncode", "WanVideoAddSteadyDancerEmbeds",
-      "WanVideoContextOptions", "WanVideoBlockSwap", "WanVideoSetBlockSwap", "WanVideoLoraSelect", "WanVideoSetLoRAs",
+      "WanVideoTextEncode", "WanVideoClipVisionEncode", "WanVideoImageToVideoEncode", "WanVideoEncode", "WanVideoAddSteadyDancerEmbeds",
+      "WanVideoContextOptions", "WanVideoBlockSwap", "WanVideoSetBlockSwap", "WanVideoSetLoRAs", "WanVideoVRAMManagement",
       "WanVideoTorchCompileSettings", "WanVideoScheduler", "WanVideoSamplerSettings", "WanVideoSamplerFromSettings",
       "WanVideoSampler", "WanVideoDecode",
-    ].map((name) => [name, spec("WanVideoWrapper", WAN)]),
+    ].map((name) => [name, wan()]),
   ),
-  OnnxDetectionModelLoader: spec("WanAnimatePreprocess", "custom_nodes.ComfyUI-WanAnimatePreprocess"),
-  PoseDetectionOneToAllAnimation: spec("WanAnimatePreprocess", "custom_nodes.ComfyUI-WanAnimatePreprocess"),
+  OnnxDetectionModelLoader: spec("WanAnimatePreprocess", PREPROCESS, {
+    // "detection" is registered with add_model_folder_path and no extension filter: it lists every file.
+    required: {
+      vitpose_model: [models("detection", null), { tooltip: "These models are loaded from the 'ComfyUI/models/detection' -folder" }],
+      yolo_model: [models("detection", null), { tooltip: "These models are loaded from the 'ComfyUI/models/detection' -folder" }],
+      onnx_device: [["CUDAExecutionProvider", "CPUExecutionProvider"], { default: "CUDAExecutionProvider" }],
+    },
+    output: ["POSEMODEL"],
+  }),
+  PoseDetectionOneToAllAnimation: spec("WanAnimatePreprocess", PREPROCESS),
   DWPreprocessor: spec("ControlNet Preprocessors/Faces and Poses Estimators", "custom_nodes.comfyui_controlnet_aux"),
   ...Object.fromEntries(
     ["ImageResizeKJv2", "ImageResizeKJ", "ImageConcatMulti", "GetImageSizeAndCount", "GetImageRangeFromBatch"].map((name) => [name, spec("KJNodes/image", KJ)]),
   ),
 };
 
-function nodeInfo(name: string, s: ClassSpec, inputFiles: string[]): Json {
-  const required: Json = { ...(s.required ?? {}) };
-  if (name === "LoadImage") required.image = [inputFiles, { image_upload: true }];
-  if (name === "VHS_LoadVideo") required.video = [inputFiles, { video_upload: true }];
-  if (name === "LoadVideo") required.file = [inputFiles, { video_upload: true }];
+/** Files under models/ as paths relative to it (`vae/wanvideo/x.safetensors`), like `find models -type f`. */
+export type InstalledModels = readonly string[];
+
+/**
+ * The files download-models.sh leaves for a variant: each file at `<target>/<name>` plus its `.sha256` sidecar.
+ * The dance workflow names the fp8 files.
+ */
+export function modelsOfVariant(variant: ModelVariant): string[] {
+  return filesFor(loadModelManifest(), variant).flatMap((f) => {
+    const file = `${f.target}/${path.posix.basename(f.path)}`;
+    return [file, `${file}.sha256`];
+  });
+}
+
+let fp8: string[] | undefined;
+function fp8Models(): string[] {
+  fp8 ??= modelsOfVariant("fp8");
+  return fp8;
+}
+
+/** folder_paths.get_filename_list: files of the folders, relative to each, filtered by extension, sorted. */
+function filenameList(installed: InstalledModels, folders: Array<{ folder: string; extensions: readonly string[] | null }>): string[] {
+  const names = new Set<string>();
+  for (const { folder, extensions } of folders) {
+    for (const file of installed) {
+      if (!file.startsWith(`${folder}/`)) continue;
+      const name = file.slice(folder.length + 1);
+      if (extensions === null || extensions.includes(path.posix.extname(name).toLowerCase())) names.add(name);
+    }
+  }
+  return [...names].sort();
+}
+
+/** The options of a combo input as the server sees them, or null for other inputs. */
+function resolveOptions(declared: string | Options, installed: InstalledModels, inputFiles: string[]): string[] | null {
+  if (typeof declared === "string") return null;
+  if (Array.isArray(declared)) return declared;
+  if ("input" in declared) return inputFiles;
+  return filenameList(installed, declared.models);
+}
+
+/** Declared inputs with their options resolved; `combo` chooses the object_info shape of combo inputs. */
+function resolvedInputs(inputs: Record<string, InputSpec> | undefined, installed: InstalledModels, inputFiles: string[], combo: "list" | "COMBO"): Json {
+  return Object.fromEntries(
+    Object.entries(inputs ?? {}).map(([name, [declared, extra]]) => {
+      const options = resolveOptions(declared, installed, inputFiles);
+      if (options === null) return [name, extra === undefined ? [declared] : [declared, extra]];
+      if (combo === "COMBO") return [name, ["COMBO", { ...(extra ?? {}), options, multiselect: false }]];
+      return [name, extra === undefined ? [options] : [options, extra]];
+    }),
+  );
+}
+
+function nodeInfo(name: string, s: ClassSpec, installed: InstalledModels, inputFiles: string[], combo: "list" | "COMBO"): Json {
+  const required = resolvedInputs(s.required, installed, inputFiles, combo);
+  const optional = resolvedInputs(s.optional, installed, inputFiles, combo);
   const output = s.output ?? ["*"];
   return {
-    input: { required, optional: {} },
-    input_order: { required: Object.keys(required) },
+    input: { required, optional },
+    input_order: { required: Object.keys(required), ...(Object.keys(optional).length ? { optional: Object.keys(optional) } : {}) },
     is_input_list: false,
     output,
     output_is_list: output.map(() => false),
@@ -167,6 +295,12 @@ function nodeInfo(name: string, s: ClassSpec, inputFiles: string[]): Json {
     has_intermediate_output: false,
     search_aliases: [],
   };
+}
+
+/** Python's repr of a str and str() of a list of str, as value_not_in_list details print them. */
+function pyRepr(text: string): string {
+  if (text.includes("'") && !text.includes('"')) return `"${text}"`;
+  return `'${text.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
 
 // ---------------------------------------------------------------- helpers
@@ -258,6 +392,7 @@ export class ComfyUIEmulator {
       mode: "success", jobMs: 200, progressSteps: 5, historyDelayMs: 30, refusedMs: 300, proxy502Ms: 400,
       restartDownMs: 400, downAs: "refused", video: { width: 512, height: 512, frames: 30 }, bytesPerFrame: 64,
       faststart: false, build: "2026", missingClass: "VHS_VideoCombine", refuseWebsockets: false, hang: false,
+      installedModels: fp8Models(), comboForm: "list", objectInfoPerClass: true,
       ...options,
     };
     this.server = http.createServer((req, res) => void this.handle(req, res));
@@ -522,6 +657,7 @@ export class ComfyUIEmulator {
     }
     if (route === "/object_info") return method === "GET" ? this.json(res, 200, this.objectInfo()) : notAllowed();
     if (objectInfoMatch) {
+      if (!this.options.objectInfoPerClass) return void res.writeHead(404, { "Content-Type": "text/plain" }).end("404: Not Found");
       const name = decodeURIComponent(objectInfoMatch[1] ?? "");
       const all = this.objectInfo();
       return this.json(res, 200, name in all ? { [name]: all[name] } : {});
@@ -572,8 +708,13 @@ export class ComfyUIEmulator {
 
   private objectInfo(): Record<string, Json> {
     const inputs = this.inputFiles();
+    const { installedModels, comboForm } = this.options;
+    return Object.fromEntries(this.knownClasses().map(([name, s]) => [name, nodeInfo(name, s, installedModels, inputs, comboForm)]));
+  }
+
+  private knownClasses(): Array<[string, ClassSpec]> {
     const missing = this.options.mode === "missingNode" ? this.options.missingClass : null;
-    return Object.fromEntries(Object.entries(CLASSES).filter(([name]) => name !== missing).map(([name, s]) => [name, nodeInfo(name, s, inputs)]));
+    return Object.entries(CLASSES).filter(([name]) => name !== missing);
   }
 
   private queueInfo(): Json {
@@ -618,13 +759,13 @@ export class ComfyUIEmulator {
     };
     this.pending.push(job);
     this.pending.sort((a, b) => a.number - b.number);
-    this.json(res, 200, { prompt_id: promptId, number, node_errors: {} });
+    this.json(res, 200, { prompt_id: promptId, number, node_errors: validation.nodeErrors });
     this.broadcastStatus();
     this.later(0, () => void this.work());
   }
 
-  private validate(prompt: Workflow): { outputs: string[] } | { error: Json; node_errors: Json } {
-    const classes = this.objectInfo();
+  private validate(prompt: Workflow): { outputs: string[]; nodeErrors: Json } | { error: Json; node_errors: Json } {
+    const classes = new Set(this.knownClasses().map(([name]) => name));
     for (const [id, node] of Object.entries(prompt)) {
       const title = typeof node._meta?.title === "string" ? node._meta.title : undefined;
       if (typeof node.class_type !== "string") {
@@ -633,7 +774,7 @@ export class ComfyUIEmulator {
           node_errors: {},
         };
       }
-      if (!(node.class_type in classes)) {
+      if (!classes.has(node.class_type)) {
         const shown = title ?? node.class_type;
         return {
           error: { type: "missing_node_type", message: `Node '${shown}' not found. The custom node may not be installed.`, details: `Node ID '#${id}'`, extra_info: { node_id: id, class_type: node.class_type, node_title: shown } },
@@ -645,26 +786,59 @@ export class ComfyUIEmulator {
     if (outputs.length === 0) {
       return { error: { type: "prompt_no_outputs", message: "Prompt has no outputs", details: "", extra_info: {} }, node_errors: {} };
     }
-    const inputs = new Set(this.inputFiles());
-    const nodeErrors: Json = {};
+    // Like execution.py: each output is validated with the nodes it depends on; outputs whose graph has an
+    // invalid node are dropped. None left → 400; some left → 200 with node_errors, and only those run.
+    const nodeErrors = new Map<string, Json[]>();
     for (const [id, node] of Object.entries(prompt)) {
-      const fileInput = FILE_INPUTS[String(node.class_type)];
-      if (!fileInput) continue;
+      if (outputs.some((out) => this.dependsOn(prompt, out, id))) {
+        const errors = this.nodeErrors(node);
+        if (errors.length > 0) nodeErrors.set(id, errors);
+      }
+    }
+    const bad = outputs.filter((out) => [...nodeErrors.keys()].some((id) => this.dependsOn(prompt, out, id)));
+    const good = outputs.filter((out) => !bad.includes(out));
+    const node_errors: Json = Object.fromEntries(
+      [...nodeErrors].map(([id, errors]) => [id, { errors, dependent_outputs: bad.filter((out) => this.dependsOn(prompt, out, id)), class_type: prompt[id]?.class_type }]),
+    );
+    if (good.length === 0) {
+      // details joins the reasons of the output nodes themselves (not of the nodes upstream).
+      const details = bad.flatMap((out) => nodeErrors.get(out) ?? []).map((e) => `${String(e.message)}: ${String(e.details)}`).join("\n");
+      return { error: { type: "prompt_outputs_failed_validation", message: "Prompt outputs failed validation", details, extra_info: {} }, node_errors };
+    }
+    return { outputs: good, nodeErrors: node_errors };
+  }
+
+  /** validate_inputs for one node's literal values: custom validation of input files, and combo membership. */
+  private nodeErrors(node: Workflow[string]): Json[] {
+    const errors: Json[] = [];
+    const classSpec = CLASSES[String(node.class_type)];
+    const fileInput = FILE_INPUTS[String(node.class_type)];
+    if (fileInput) {
       const value = node.inputs?.[fileInput.input];
-      if (typeof value === "string" && inputs.has(value.replace(/ \[input\]$/, ""))) continue;
-      nodeErrors[id] = {
-        errors: [{
+      if (!(typeof value === "string" && this.inputFiles().includes(value.replace(/ \[input\]$/, "")))) {
+        errors.push({
           type: "custom_validation_failed", message: "Custom validation failed for node",
           details: `${fileInput.input} - ${fileInput.invalid}: ${String(value)}`, extra_info: { input_name: fileInput.input },
-        }],
-        dependent_outputs: outputs.filter((out) => this.dependsOn(prompt, out, id)),
-        class_type: node.class_type,
-      };
+        });
+      }
     }
-    if (Object.keys(nodeErrors).length > 0) {
-      return { error: { type: "prompt_outputs_failed_validation", message: "Prompt outputs failed validation", details: "", extra_info: {} }, node_errors: nodeErrors };
+    const declared = { ...(classSpec?.required ?? {}), ...(classSpec?.optional ?? {}) };
+    for (const [name, [type, extra]] of Object.entries(declared)) {
+      if (name === fileInput?.input) continue; // VALIDATE_INPUTS takes it over
+      const value = node.inputs?.[name];
+      if (value === undefined || isLink(value)) continue;
+      const options = resolveOptions(type, this.options.installedModels, this.inputFiles());
+      if (options === null || options.includes(value as string)) continue;
+      const long = options.length > 20;
+      const config = this.options.comboForm === "COMBO" ? ["COMBO", { ...(extra ?? {}), options, multiselect: false }] : [options, extra ?? {}];
+      errors.push({
+        type: "value_not_in_list",
+        message: "Value not in list",
+        details: `${name}: ${typeof value === "string" ? pyRepr(value) : JSON.stringify(value)} not in ${long ? `(list of length ${options.length})` : `[${options.map(pyRepr).join(", ")}]`}`,
+        extra_info: { input_name: name, input_config: long ? null : config, received_value: value },
+      });
     }
-    return { outputs };
+    return errors;
   }
 
   private dependsOn(prompt: Workflow, from: string, target: string, seen = new Set<string>()): boolean {
