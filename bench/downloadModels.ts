@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { MODEL_VARIANTS } from "../components/modelManifest";
+import { MODEL_VARIANTS } from "../models";
 import { ModelServer, type ModelServerOptions } from "../test/emulators/modelServer";
 
 const SCRIPT = path.resolve(__dirname, "../../docker/scripts/download-models.sh");

@@ -4,7 +4,7 @@
 // the fp8 diffusion model; without this, POST /prompt answers value_not_in_list, or, when another output of the
 // graph (the pose preview) is still valid, queues only that output and the check finds no video.
 import path from "node:path";
-import { loadModelManifest, type ModelManifest, type ModelVariant } from "../components/modelManifest";
+import { loadModelManifest, type ModelManifest, type ModelVariant } from "../models";
 import { comboOptions, type ApiWorkflow, type NodeInfo } from "./comfyApi";
 import type { ComfyClient } from "./comfyClient";
 import { describeRequestFailure } from "./common";

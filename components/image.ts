@@ -7,7 +7,7 @@ import * as path from "path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import type { ModelVariant } from "./modelManifest";
+import type { ModelVariant } from "../models";
 
 export const IMAGE_PLATFORM = "linux/amd64";
 /** The tag next to the image that carries its inline BuildKit cache for the next build. */

@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { Pod, Registry } from "../runpod";
-import type { ModelVariant } from "./modelManifest";
+import type { ModelVariant } from "../models";
 
 /** The port ComfyUI listens on inside the image; RunPod's proxy serves it over https. */
 export const COMFYUI_PORT = 8188;

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT_NAME } from "../components/config";
-import { loadModelManifest, minVramGbFor } from "../components/modelManifest";
+import { loadModelManifest, minVramGbFor } from "../models";
 import {
   CHECKS_TYPE,
   COMFY_IMAGE_TYPE,

@@ -12,7 +12,7 @@ import {
   hubResolveUrl,
   parseModelManifest,
   type ModelFile,
-} from "../components/modelManifest";
+} from "../models";
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
 /** One entry of `GET /api/models/{repo}/tree/{revision}/{dir}` (huggingface.js `ListFileEntry`). */

@@ -11,7 +11,7 @@ import {
   type RawStackConfig,
   type StackConfig,
 } from "../../components/config";
-import { MODEL_VARIANTS, loadModelManifest, minVramGbFor, type ModelManifest } from "../../components/modelManifest";
+import { MODEL_VARIANTS, loadModelManifest, minVramGbFor, type ModelManifest } from "../../models";
 import { MockRecorder, installMocks, unwrap } from "../helpers/pulumiMocks";
 
 const P = `${PROJECT_NAME}:`;

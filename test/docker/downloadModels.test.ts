@@ -5,7 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { MODEL_VARIANTS, parseModelManifest, type ModelVariant } from "../../components/modelManifest";
+import { MODEL_VARIANTS, parseModelManifest, type ModelVariant } from "../../models";
 import { ModelServer } from "../emulators/modelServer";
 
 const SCRIPT = path.resolve(__dirname, "../../../docker/scripts/download-models.sh");

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { MODEL_VARIANTS } from "../../components/modelManifest";
+import { MODEL_VARIANTS } from "../../models";
 import { ModelServer } from "../emulators/modelServer";
 
 const SCRIPTS = path.resolve(__dirname, "../../../docker/scripts");

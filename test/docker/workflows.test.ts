@@ -5,7 +5,7 @@ import * as assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
-import { filesFor, loadModelManifest } from "../../components/modelManifest";
+import { filesFor, loadModelManifest } from "../../models";
 
 const ROOT = path.resolve(__dirname, "../../..");
 const WORKFLOWS = path.join(ROOT, "docker", "workflows");

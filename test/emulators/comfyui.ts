@@ -11,7 +11,7 @@ import http from "node:http";
 import type { Socket } from "node:net";
 import path from "node:path";
 import { WebSocket, WebSocketServer } from "ws";
-import { filesFor, loadModelManifest, type ModelVariant } from "../../components/modelManifest";
+import { filesFor, loadModelManifest, type ModelVariant } from "../../models";
 import { writeMp4 } from "./mp4";
 
 export type ComfyMode =

@@ -5,7 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { MODEL_VARIANTS, loadModelManifest } from "../../components/modelManifest";
+import { MODEL_VARIANTS, loadModelManifest } from "../../models";
 import { pinManifest, type PinOutcome } from "../../tools/pinModels";
 import { ModelServer } from "../emulators/modelServer";
 

@@ -1,4 +1,4 @@
-// The committed model manifest (docker/models/manifest.json) and its schema (components/modelManifest.ts).
+// The committed model manifest (docker/models/manifest.json) and its schema (models/manifest.ts).
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -12,7 +12,7 @@ import {
   minVramGbFor,
   parseModelManifest,
   type ModelManifest,
-} from "../../components/modelManifest";
+} from "../../models";
 
 const GB = 1e9;
 const manifest = loadModelManifest();
