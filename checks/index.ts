@@ -11,6 +11,7 @@ export {
   BUILTIN_WORKFLOWS,
   UsageError,
   findWorkflowsDir,
+  isBuiltinWorkflow,
   loadWorkflow,
   type BuiltinWorkflowName,
   type LoadedWorkflow,

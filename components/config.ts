@@ -5,6 +5,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { MODEL_VARIANTS, loadModelManifest, minVramGbFor, type ModelManifest, type ModelVariant } from "../models";
+import { BUILTIN_WORKFLOWS, isBuiltinWorkflow } from "../checks";
 import { COMFYUI_PORT } from "./pod";
 
 export const PROJECT_NAME = "steadydancer-runpod";
@@ -32,7 +33,7 @@ const BUILD_ARGS_FROM_KEYS: Record<string, string> = {
 /** Build-arg names that look like credentials: build args persist in the image's history. */
 const SECRET_LIKE_NAME = /TOKEN|SECRET|PASSWORD|KEY/i;
 /** Workflows the checks CLI knows by name; anything else is a file path. */
-const BUILTIN_WORKFLOWS = ["smoke", "steadydancer"] as const;
+const BUILTIN_WORKFLOW_NAMES = Object.keys(BUILTIN_WORKFLOWS);
 
 /** The config value as Pulumi hands it to the program: strings, with lists/numbers/booleans as JSON text. */
 export interface RawStackConfig {
@@ -237,13 +238,13 @@ function secretLikeBuildArgValues(text: string | undefined): string[] {
 
 /** Resolves checks.workflow: a built-in name as is, else the absolute path of an existing JSON object file. */
 function resolveWorkflow(value: string, cwd: string, ctx: RefineCtx): string {
-  if ((BUILTIN_WORKFLOWS as readonly string[]).includes(value)) return value;
+  if (isBuiltinWorkflow(value)) return value;
   const file = path.resolve(cwd, value);
   let stat: fs.Stats;
   try {
     stat = fs.statSync(file);
   } catch {
-    issue(ctx, `is neither ${BUILTIN_WORKFLOWS.join(" nor ")} nor an existing file (looked for ${file})`);
+    issue(ctx, `is neither ${BUILTIN_WORKFLOW_NAMES.join(" nor ")} nor an existing file (looked for ${file})`);
     return z.NEVER;
   }
   if (!stat.isFile()) {
@@ -355,9 +356,9 @@ export function stackFields(project: string = PROJECT_NAME, cwd: string = proces
       {
         type: "array",
         expected:
-          "a list of KEY=VALUE Dockerfile ARG overrides such as COMFYUI_VERSION=v0.3.75, without credentials " +
+          "a list of KEY=VALUE Dockerfile ARG overrides such as COMFYUI_VERSION=v0.8.1, without credentials " +
           `and without ${Object.keys(BUILD_ARGS_FROM_KEYS).join(", ")}`,
-        fix: listFix("image.buildArgs", ["COMFYUI_VERSION=v0.3.75"]),
+        fix: listFix("image.buildArgs", ["COMFYUI_VERSION=v0.8.1"]),
       },
       listText()
         .superRefine(checkBuildArgs)
@@ -569,7 +570,7 @@ export function stackFields(project: string = PROJECT_NAME, cwd: string = proces
     "checks.workflow": field(
       {
         type: "string",
-        expected: `${BUILTIN_WORKFLOWS.join(", ")} or the path of an API-format workflow JSON file`,
+        expected: `${BUILTIN_WORKFLOW_NAMES.join(", ")} or the path of an API-format workflow JSON file`,
         fix: "pulumi config set checks.workflow smoke",
       },
       z
