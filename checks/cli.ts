@@ -5,7 +5,7 @@
 // (one JSON object, see result.ts). COMFYUI_AUTH_HEADER ('Name: value') is sent on every request.
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { EXIT_FAILED, EXIT_PASS, EXIT_USAGE } from "./cliArgs";
+import { AUTH_HEADER_ENV, EXIT_FAILED, EXIT_PASS, EXIT_USAGE } from "./cliArgs";
 import { normaliseBaseUrl, parseAuthHeader, type AuthHeader } from "./comfyClient";
 import { DEFAULT_MIN_VRAM_GB, DEFAULT_TIMEOUT_SECONDS } from "./common";
 import { failedGenerate, runGenerateCheck } from "./generate";
@@ -106,7 +106,7 @@ export function parseInvocation(argv: string[], env: NodeJS.ProcessEnv = process
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   let auth: AuthHeader | undefined;
-  const rawAuth = env.COMFYUI_AUTH_HEADER;
+  const rawAuth = env[AUTH_HEADER_ENV];
   if (rawAuth !== undefined && rawAuth.trim() !== "") {
     try {
       auth = parseAuthHeader(rawAuth);

@@ -5,6 +5,9 @@ export const EXIT_PASS = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
+/** Environment variable carrying the optional `Name: value` header for a ComfyUI behind an auth proxy. */
+export const AUTH_HEADER_ENV = "COMFYUI_AUTH_HEADER";
+
 export interface CheckCliFlags {
   url: string;
   timeoutSeconds?: number;
