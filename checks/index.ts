@@ -6,7 +6,7 @@ export { runHealthCheck, type HealthOptions } from "./health";
 export { runVramCheck, judgeVram, VRAM_ALLOWANCE, type VramOptions } from "./vram";
 export { runGenerateCheck, videoOutputs, type GenerateOptions } from "./generate";
 export { inspectMp4, type Mp4Info, type Mp4Verdict } from "./mp4";
-export { Progress, silentProgress } from "./progress";
+export { Progress } from "./progress";
 export {
   BUILTIN_WORKFLOWS,
   UsageError,

@@ -31,6 +31,3 @@ export class Progress {
     this.info(text);
   }
 }
-
-/** A sink that drops everything, for library callers that do not want output. */
-export const silentProgress = (): Progress => new Progress(Date.now(), () => undefined);
