@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { ComfyUIEmulator, type ComfyEmulatorOptions } from "../emulators/comfyui";
-import { findWorkflowsDir } from "../../checks";
 import { runCli, scratchDir, verdictOf, writeDanceAssets, writeLoaderWorkflow } from "./helpers";
 
 describe("checks CLI against the ComfyUI emulator", function () {
@@ -125,10 +124,7 @@ describe("checks CLI against the ComfyUI emulator", function () {
       assert.equal(run.stdout.trim().split("\n").length, 1);
     });
 
-    it("runs the SteadyDancer workflow, uploading its reference image and driving video", async function () {
-      if (!findWorkflowsDir() || !fs.existsSync(path.join(findWorkflowsDir() ?? "", "steadydancer-dance.json"))) {
-        this.skip(); // docker/workflows/steadydancer-dance.json is written by the image work
-      }
+    it("runs the SteadyDancer workflow, uploading its reference image and driving video", async () => {
       const emu = await start({ video: { width: 512, height: 512, frames: 30 } });
       const assets = scratchDir("assets");
       writeDanceAssets(assets);
