@@ -4,7 +4,10 @@ import * as path from "path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import {
+  AUTH_HEADER_ENV,
+  checkCliArgs,
   parseCheckOutput,
+  type CheckCliFlags,
   type CheckName,
   type CheckResult,
   type GenerateResult,
@@ -12,8 +15,6 @@ import {
   type VramResult,
 } from "../checks";
 
-/** Env var through which the CLI gets the optional proxy auth header. */
-export const AUTH_HEADER_ENV = "COMFYUI_AUTH_HEADER";
 /** The vram check is a single request once ComfyUI answers; this bounds it when health has already passed. */
 const VRAM_TIMEOUT_SECONDS = 120;
 
@@ -53,13 +54,13 @@ export class DeploymentChecks extends pulumi.ComponentResource {
     const healthSeconds = args.healthTimeoutMinutes * 60;
 
     let previous: command.local.Command | undefined;
-    const run = (check: CheckName, flags: string[]): command.local.Command => {
+    const run = (check: CheckName, flags: Omit<CheckCliFlags, "url">): command.local.Command => {
       const cmd = new command.local.Command(
         `${name}-${check}`,
         {
           create: pulumi
             .output(args.comfyUrl)
-            .apply((url) => shellCommand([...cli.argv, check, "--url", url, ...flags])),
+            .apply((url) => shellCommand([...cli.argv, ...checkCliArgs(check, { ...flags, url })])),
           dir: cli.dir,
           ...(environment && { environment }),
           triggers: [args.imageRef, args.podId],
@@ -72,22 +73,17 @@ export class DeploymentChecks extends pulumi.ComponentResource {
       return cmd;
     };
 
-    const health = args.health ? run("health", ["--timeout", String(healthSeconds)]) : undefined;
+    const health = args.health ? run("health", { timeoutSeconds: healthSeconds }) : undefined;
     // Without a health check in front, vram is the first to talk to a pod that may still be booting.
     const vramSeconds = args.health ? VRAM_TIMEOUT_SECONDS : healthSeconds;
-    const vram = args.vram
-      ? run("vram", ["--timeout", String(vramSeconds), "--min-vram-gb", String(args.minVramGb)])
-      : undefined;
+    const vram = args.vram ? run("vram", { timeoutSeconds: vramSeconds, minVramGb: args.minVramGb }) : undefined;
     const generate = args.generate
-      ? run("generate", [
-          "--timeout",
-          String(args.generateTimeoutMinutes * 60),
-          "--workflow",
-          args.workflow,
-          ...(args.assetsDir === undefined ? [] : ["--assets", args.assetsDir]),
-          "--out",
-          args.outDir,
-        ])
+      ? run("generate", {
+          timeoutSeconds: args.generateTimeoutMinutes * 60,
+          workflow: args.workflow,
+          assets: args.assetsDir,
+          out: args.outDir,
+        })
       : undefined;
 
     this.health = verdictOf(health, "health");

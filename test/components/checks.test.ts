@@ -4,7 +4,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { parseCheckOutput } from "../../checks";
+import { AUTH_HEADER_ENV, parseCheckOutput } from "../../checks";
+import { parseInvocation } from "../../checks/cli";
 import {
   DeploymentChecks,
   checksCli,
@@ -65,6 +66,13 @@ function runRecorded(cmd: Recorded): Promise<{ code: number | null; stdout: stri
   });
 }
 
+/** The words /bin/sh makes of a command line. */
+function shellWords(line: string): string[] {
+  const run = spawnSync("/bin/sh", ["-c", `printf '%s\\n' ${line}`], { encoding: "utf8" });
+  assert.equal(run.status, 0, run.stderr);
+  return run.stdout.split("\n").slice(0, -1);
+}
+
 function checksArgs(overrides: Partial<DeploymentChecksArgs> = {}): DeploymentChecksArgs {
   return {
     comfyUrl: URL,
@@ -116,6 +124,23 @@ describe("DeploymentChecks", function () {
       assert.equal(cmd?.inputs.logging, "stderr", "stdout carries the verdict; progress goes to the log");
       assert.equal(cmd?.inputs.environment, undefined, "no environment without an auth header");
     }
+  });
+
+  it("builds command lines the checks CLI accepts, with the auth header in the variable it reads", async () => {
+    const { health, vram, generate } = await deploy("contract", checksArgs({ assetsDir: "/data/my assets", authHeader: AUTH_HEADER }));
+
+    for (const [check, cmd] of [["health", health], ["vram", vram], ["generate", generate]] as const) {
+      assert.ok(cmd);
+      const words = shellWords(String(cmd.inputs.create));
+      const cli = checksCli();
+      assert.deepEqual(words.slice(0, cli.argv.length), cli.argv);
+      const invocation = parseInvocation(words.slice(cli.argv.length), plain(cmd.inputs.environment) as NodeJS.ProcessEnv);
+      assert.equal(invocation.check, check);
+      assert.equal(invocation.url, URL);
+      assert.deepEqual(invocation.ignoredFlags, [], `${check} gets only flags it reads`);
+      assert.deepEqual(invocation.auth, { name: "Authorization", value: "Bearer SECRET_proxy_token_checks_test" });
+    }
+    assert.deepEqual(Object.keys(plain(health?.inputs.environment) as object), [AUTH_HEADER_ENV]);
   });
 
   it("chains health → vram → generate with dependsOn, under the component", async () => {
