@@ -26,7 +26,7 @@ const USAGE = `usage: checks/cli.ts <health|vram|generate> --url <ComfyUI base U
   generate   run a workflow and validate the MP4 it writes
 
 options:
-  --url <base>          ComfyUI's base URL, e.g. https://<podId>-8188.proxy.runpod.net (required)
+  --url <base>          ComfyUI's base URL, e.g. https://<host>/ or http://127.0.0.1:8188 (required)
   --timeout <s>         the whole check's deadline (health ${DEFAULT_TIMEOUT_SECONDS.health}, vram ${DEFAULT_TIMEOUT_SECONDS.vram}, generate ${DEFAULT_TIMEOUT_SECONDS.generate})
   --min-vram-gb <n>     vram: the minimum (default ${DEFAULT_MIN_VRAM_GB})
   --workflow <w>        generate: smoke (default), steadydancer, or an API-format workflow file

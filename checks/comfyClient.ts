@@ -76,7 +76,7 @@ export class PromptRejectedError extends Error {
 export const PROXY_STATUSES = new Set([502, 503, 504, 524]);
 
 export interface ComfyClientOptions {
-  /** Base URL of ComfyUI, e.g. https://<pod>-8188.proxy.runpod.net (a path prefix is kept). */
+  /** Base URL of ComfyUI, e.g. https://<host>/ or https://<host>/comfy (a path prefix is kept). */
   baseUrl: string;
   auth?: AuthHeader;
   /** Per-request timeout (downloads get their own). Default 15 s. */
@@ -119,7 +119,7 @@ export function normaliseBaseUrl(raw: string): string {
   try {
     url = new URL(raw);
   } catch {
-    throw new Error(`--url must be an http(s) URL such as https://<podId>-8188.proxy.runpod.net, got "${raw}"`);
+    throw new Error(`--url must be an http(s) URL such as https://<host>/ or http://127.0.0.1:8188, got "${raw}"`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new Error(`--url must use http or https, got "${url.protocol}"`);

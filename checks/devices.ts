@@ -2,7 +2,7 @@
 import type { SystemDevice, SystemStats } from "./comfyApi";
 import type { Device } from "./result";
 
-/** Decimal gigabytes, the unit GPU vendors (and RunPod's GPU list) use. */
+/** Decimal gigabytes, the unit GPU vendors use. */
 export const BYTES_PER_GB = 1e9;
 
 /**

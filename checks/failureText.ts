@@ -53,7 +53,7 @@ export function describeExecutionError(error: ExecutionError): string {
   if (isOutOfMemory(error)) {
     return (
       `ComfyUI ran out of GPU memory in ${where}: ${what}. ` +
-      "Choose a GPU with more VRAM in pod.gpuTypes, use the fp8 model variant, or swap more blocks to the CPU (WanVideoBlockSwap)."
+      "Use a GPU with more VRAM, use the fp8 model variant, or swap more blocks to the CPU (WanVideoBlockSwap)."
     );
   }
   return `The job failed in ${where} with ${what}. The ComfyUI log on the pod has the full traceback.`;

@@ -44,7 +44,7 @@ export function judgeVram(url: string, devices: Device[], minVramGb: number, dur
       ok: false,
       message:
         `${primary.name} has ${totalGb.toFixed(1)} GB VRAM, the workflow needs ${minVramGb} GB ` +
-        `(short by ${(minVramGb - totalGb).toFixed(1)} GB): choose a larger GPU in pod.gpuTypes${others}.`,
+        `(short by ${(minVramGb - totalGb).toFixed(1)} GB)${others}: use a GPU with at least ${minVramGb} GB of VRAM.`,
       gpu: primary.name,
       vramTotalGb: totalGb,
       vramFreeGb: freeGb,

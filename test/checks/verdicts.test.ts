@@ -23,7 +23,7 @@ describe("vram judgement", () => {
   it("rejects the next size down (a 20 GB card)", () => {
     const result = judgeVram("http://x", [gpu("NVIDIA RTX 4000 Ada Generation", 21_466_447_872)], 24, 5);
     assert.equal(result.ok, false);
-    assert.match(result.message, /NVIDIA RTX 4000 Ada Generation has 21\.5 GB VRAM, the workflow needs 24 GB \(short by 2\.5 GB\)/);
+    assert.match(result.message, /NVIDIA RTX 4000 Ada Generation has 21\.5 GB VRAM, the workflow needs 24 GB \(short by 2\.5 GB\): use a GPU with at least 24 GB of VRAM\./);
   });
 
   it("fails when ComfyUI runs on CPU", () => {
@@ -86,7 +86,8 @@ describe("error texts", () => {
     const plain = describeExecutionError({ node_id: "5", node_type: "PoseDetectionOneToAllAnimation", exception_type: "RuntimeError", exception_message: "no person detected\nmore" });
     assert.equal(plain, "The job failed in node 5 (PoseDetectionOneToAllAnimation) with RuntimeError: no person detected. The ComfyUI log on the pod has the full traceback.");
     const oom = describeExecutionError({ node_id: "20", node_type: "WanVideoSampler", exception_type: "torch.cuda.OutOfMemoryError", exception_message: "CUDA out of memory. Tried to allocate 2.00 GiB" });
-    assert.match(oom, /^ComfyUI ran out of GPU memory in node 20 \(WanVideoSampler\)/);
+    assert.match(oom, /^ComfyUI ran out of GPU memory in node 20 \(WanVideoSampler\).*Use a GPU with more VRAM, use the fp8 model variant/);
+    assert.doesNotMatch(oom, /runpod|gpuTypes/i);
   });
 });
 
@@ -122,8 +123,8 @@ describe("MP4 validation", () => {
 
 describe("CLI arguments", () => {
   it("applies the defaults of the contract", () => {
-    const health = parseInvocation(["health", "--url", "https://abc-8188.proxy.runpod.net/"], {});
-    assert.equal(health.url, "https://abc-8188.proxy.runpod.net");
+    const health = parseInvocation(["health", "--url", "https://comfy.example.com/"], {});
+    assert.equal(health.url, "https://comfy.example.com");
     assert.equal(health.timeoutSeconds, 900);
     assert.equal(parseInvocation(["vram", "--url", "http://h:8188"], {}).timeoutSeconds, 60);
     const generate = parseInvocation(["generate", "--url", "http://h:8188"], {});
@@ -177,7 +178,7 @@ describe("CLI arguments", () => {
   });
 
   it("builds command lines with only the flags a check reads", () => {
-    const flags = { url: "https://p-8188.proxy.runpod.net", timeoutSeconds: 120, minVramGb: 48, workflow: "steadydancer", out: "out" };
+    const flags = { url: "https://comfy.example.com", timeoutSeconds: 120, minVramGb: 48, workflow: "steadydancer", out: "out" };
     assert.deepEqual(checkCliArgs("vram", flags), ["vram", "--url", flags.url, "--timeout", "120", "--min-vram-gb", "48"]);
     assert.deepEqual(checkCliArgs("generate", flags), ["generate", "--url", flags.url, "--timeout", "120", "--workflow", "steadydancer", "--out", "out"]);
     for (const check of ["health", "vram", "generate"] as const) {
