@@ -30,6 +30,7 @@ const checks = new DeploymentChecks("steadydancer", {
   comfyUrl: gpu.comfyUrl,
   podId: gpu.podId,
   imageRef: image.imageRef,
+  restartKey: gpu.restartKey,
   ...config.checks,
 });
 

@@ -15,15 +15,15 @@ import {
   type VramResult,
 } from "../checks";
 
-/** The vram check is a single request once ComfyUI answers; this bounds it when health has already passed. */
-const VRAM_TIMEOUT_SECONDS = 120;
 
 export interface DeploymentChecksArgs {
   /** Base URL of the deployed ComfyUI. */
   comfyUrl: pulumi.Input<string>;
-  /** Re-run triggers: a new pod or a new image digest runs every check again. */
+  /** Re-run triggers: a new pod, a new image digest or a container restarted in place runs every check again. */
   podId: pulumi.Input<string>;
   imageRef: pulumi.Input<string>;
+  /** GpuPod.restartKey: changes when an in-place update restarts the container under the same pod id. */
+  restartKey: pulumi.Input<string>;
   /** Which checks run; a switched-off check is not created and the chain links the remaining ones. */
   health: boolean;
   vram: boolean;
@@ -63,7 +63,7 @@ export class DeploymentChecks extends pulumi.ComponentResource {
             .apply((url) => shellCommand([...cli.argv, ...checkCliArgs(check, { ...flags, url })])),
           dir: cli.dir,
           ...(environment && { environment }),
-          triggers: [args.imageRef, args.podId],
+          triggers: [args.imageRef, args.podId, args.restartKey],
           // stdout carries the JSON verdict; stderr is the CLI's progress, shown live.
           logging: "stderr",
         },
@@ -74,9 +74,9 @@ export class DeploymentChecks extends pulumi.ComponentResource {
     };
 
     const health = args.health ? run("health", { timeoutSeconds: healthSeconds }) : undefined;
-    // Without a health check in front, vram is the first to talk to a pod that may still be booting.
-    const vramSeconds = args.health ? VRAM_TIMEOUT_SECONDS : healthSeconds;
-    const vram = args.vram ? run("vram", { timeoutSeconds: vramSeconds, minVramGb: args.minVramGb }) : undefined;
+    // vram returns as soon as ComfyUI answers, but it may run alone against a pod that is still downloading
+    // models (health switched off, or only vram re-created): it gets the same deadline as health.
+    const vram = args.vram ? run("vram", { timeoutSeconds: healthSeconds, minVramGb: args.minVramGb }) : undefined;
     const generate = args.generate
       ? run("generate", {
           timeoutSeconds: args.generateTimeoutMinutes * 60,

@@ -1,4 +1,5 @@
 // GpuPod: one RunPod GPU pod running the ComfyUI image, with optional private-registry credentials.
+import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { Pod, Registry } from "../runpod";
@@ -43,6 +44,11 @@ export class GpuPod extends pulumi.ComponentResource {
   public readonly sshCommand: pulumi.Output<string | null>;
   public readonly costPerHour: pulumi.Output<number>;
   public readonly gpuType: pulumi.Output<string>;
+  /**
+   * Changes exactly when an update restarts the container in place (same pod id): a sha256 over the Pod inputs
+   * RunPod applies by recreating the container. Secret, since it is computed from the env (HF_TOKEN included).
+   */
+  public readonly restartKey: pulumi.Output<string>;
 
   constructor(name: string, args: GpuPodArgs, opts?: pulumi.ComponentResourceOptions) {
     const comfyPort = `${COMFYUI_PORT}/http`;
@@ -66,6 +72,7 @@ export class GpuPod extends pulumi.ComponentResource {
         )
       : undefined;
 
+    const env = podEnv(args, args.hfToken);
     const pod = new Pod(
       `${name}-pod`,
       {
@@ -80,7 +87,7 @@ export class GpuPod extends pulumi.ComponentResource {
         networkVolumeId: args.networkVolumeId,
         volumeMountPath: args.volumeMountPath,
         ports: args.ports,
-        env: podEnv(args, args.hfToken),
+        env,
         registryId: registry?.registryId,
         readyTimeoutSeconds: args.readyTimeoutMinutes * 60,
         deleteOnFailure: args.deleteOnFailure,
@@ -98,12 +105,23 @@ export class GpuPod extends pulumi.ComponentResource {
     this.sshCommand = pod.sshCommand;
     this.costPerHour = pod.costPerHour;
     this.gpuType = pod.gpuTypeId;
+    this.restartKey = restartKeyOf({
+      image: args.image,
+      env,
+      ports: args.ports,
+      containerDiskGb: args.containerDiskGb,
+      volumeGb: args.volumeGb ?? null,
+      networkVolumeId: args.networkVolumeId ?? null,
+      volumeMountPath: args.volumeMountPath,
+      registryId: registry ? registry.registryId : null,
+    });
     this.registerOutputs({
       comfyUrl: this.comfyUrl,
       podId: this.podId,
       sshCommand: this.sshCommand,
       costPerHour: this.costPerHour,
       gpuType: this.gpuType,
+      restartKey: this.restartKey,
     });
   }
 }
@@ -119,4 +137,39 @@ function podEnv(args: Pick<GpuPodArgs, "env" | "modelVariant" | "volumeMountPath
     STEADYDANCER_VARIANT: args.modelVariant,
   };
   return pulumi.output(hfToken === undefined ? env : { ...env, HF_TOKEN: pulumi.secret(hfToken) });
+}
+
+/**
+ * The Pod inputs whose in-place update recreates the container (RESETTING_FIELDS in runpod/podLogic.ts; a new
+ * registry is a new registryId). Keep the two lists in step.
+ */
+interface RestartingInputs {
+  image: pulumi.Input<string>;
+  env: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  ports: string[];
+  containerDiskGb: number;
+  volumeGb: number | null;
+  networkVolumeId: string | null;
+  volumeMountPath: string;
+  registryId: pulumi.Input<string> | null;
+}
+
+function restartKeyOf(inputs: RestartingInputs): pulumi.Output<string> {
+  const key = pulumi.all([inputs.image, inputs.env, inputs.registryId]).apply(([image, env, registryId]) => {
+    // Env key order means nothing to RunPod; port order is compared as sent, so it stays.
+    const sortedEnv = Object.fromEntries(Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    const canonical = JSON.stringify([
+      image,
+      sortedEnv,
+      inputs.ports,
+      inputs.containerDiskGb,
+      inputs.volumeGb,
+      inputs.networkVolumeId,
+      inputs.volumeMountPath,
+      registryId,
+    ]);
+    return createHash("sha256").update(canonical).digest("hex");
+  });
+  // Secret even without a token: pod.env values may be sensitive, and a hash of low-entropy values can be guessed.
+  return pulumi.secret(key);
 }

@@ -144,7 +144,12 @@ describe("program (index.ts)", function () {
     const vram = commands().find((c) => c.name === "steadydancer-vram");
     const minVram = minVramGbFor(loadModelManifest(), "fp16");
     assert.match(String(vram?.inputs.create), new RegExp(`--url https://steadydancer-pod-id-8188\\.proxy\\.runpod\\.net .*--min-vram-gb ${minVram}$`));
-    for (const c of commands()) assert.deepEqual(c.inputs.triggers, [digestRef, "steadydancer-pod-id"]);
+    for (const c of commands()) {
+      assert.ok(pulumi.runtime.isRpcSecret(c.inputs.triggers), "the restart key comes from the pod's env (HF_TOKEN): secret");
+      const [ref, pod, restartKey] = plain(c.inputs.triggers) as string[];
+      assert.deepEqual([ref, pod], [digestRef, "steadydancer-pod-id"]);
+      assert.match(restartKey ?? "", /^[a-f0-9]{64}$/);
+    }
 
     for (const secret of [HF_TOKEN, "registry_pw_program_test", "SECRET_header_program_test"]) {
       assert.deepEqual(mocks.created.flatMap((r) => plaintextPaths(r.inputs, secret, r.name)), []);
@@ -159,7 +164,7 @@ describe("program (index.ts)", function () {
       await installMocks(mocks);
       setConfig({ "image.ref": IMAGE, "image.build": "false" });
       await outputsOf(await runProgram());
-      return commands().map((c) => JSON.stringify(c.inputs.triggers));
+      return commands().map((c) => JSON.stringify(plain(c.inputs.triggers)));
     };
 
     const first = await triggersOfRun();
@@ -169,6 +174,30 @@ describe("program (index.ts)", function () {
     const rebuilt = await triggersOfRun(`sha256:${"f".repeat(64)}`);
     assert.notDeepEqual(rebuilt, first, "a new digest re-runs every check");
     assert.ok(rebuilt.every((t) => t.includes(`${REPO}@sha256:${"f".repeat(64)}`)));
+  });
+
+  it("re-runs the checks when a pod update restarts the container under the same pod id", async () => {
+    const runWith = async (extra: Record<string, string>) => {
+      mocks = new MockRecorder();
+      await installMocks(mocks);
+      setConfig({ "image.ref": IMAGE, "image.build": "false", ...extra });
+      const out = await outputsOf(await runProgram());
+      return { podId: out.podId, triggers: commands().map((c) => JSON.stringify(plain(c.inputs.triggers))) };
+    };
+
+    const first = await runWith({ "pod.env": '["COMFYUI_ARGS=--lowvram"]' });
+    const same = await runWith({ "pod.env": '["COMFYUI_ARGS=--lowvram"]' });
+    assert.deepEqual(same.triggers, first.triggers);
+    for (const [key, value] of [
+      ["pod.env", '["COMFYUI_ARGS=--highvram"]'],
+      ["pod.ports", '["8188/http","22/tcp","8888/http"]'],
+      ["pod.containerDiskGb", "80"],
+    ]) {
+      const changed = await runWith({ [key]: value });
+      assert.equal(changed.podId, first.podId, "an in-place update keeps the pod id");
+      assert.equal(changed.triggers.length, 3);
+      changed.triggers.forEach((t, i) => assert.notEqual(t, first.triggers[i], `${key}: check ${i} must re-run`));
+    }
   });
 
   it("creates no check commands when every check is switched off, and exports them as undefined", async () => {

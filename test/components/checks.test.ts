@@ -30,6 +30,7 @@ import {
 const URL = "https://pod123-8188.proxy.runpod.net";
 const IMAGE_REF = `ghcr.io/org/comfyui-steadydancer@sha256:${"a".repeat(64)}`;
 const AUTH_HEADER = "Authorization: Bearer SECRET_proxy_token_checks_test";
+const RESTART_KEY = "1".repeat(64);
 const REPO = path.resolve(__dirname, "../../..");
 const CLI_JS = path.join(REPO, "dist", "checks", "cli.js");
 const EMULATOR_JS = path.join(REPO, "dist", "test", "emulators", "comfyui.js");
@@ -78,6 +79,7 @@ function checksArgs(overrides: Partial<DeploymentChecksArgs> = {}): DeploymentCh
     comfyUrl: URL,
     podId: "pod123",
     imageRef: IMAGE_REF,
+    restartKey: pulumi.secret(RESTART_KEY),
     health: true,
     vram: true,
     generate: true,
@@ -114,7 +116,8 @@ describe("DeploymentChecks", function () {
 
     const cli = "node dist/checks/cli.js"; // the tests run compiled, like a program started from dist/
     assert.equal(health?.inputs.create, `${cli} health --url ${URL} --timeout 1200`);
-    assert.equal(vram?.inputs.create, `${cli} vram --url ${URL} --timeout 120 --min-vram-gb 24`);
+    // vram returns once ComfyUI answers; a pod still downloading models must not fail it early.
+    assert.equal(vram?.inputs.create, `${cli} vram --url ${URL} --timeout 1200 --min-vram-gb 24`);
     assert.equal(
       generate?.inputs.create,
       `${cli} generate --url ${URL} --timeout 1800 --workflow smoke --assets '/data/my assets' --out '/tmp/checks out'`,
@@ -153,9 +156,17 @@ describe("DeploymentChecks", function () {
     for (const cmd of [health, vram, generate]) assert.ok(cmd.urn?.includes(`::${CHECKS_TYPE}$${COMMAND_TYPE}::`), cmd.urn);
   });
 
-  it("re-runs on a new image digest or pod: both are the triggers of every check", async () => {
+  it("re-runs on a new image digest, a new pod or a container restarted in place: the triggers of every check", async () => {
     const { health, vram, generate } = await deploy("trig", checksArgs());
-    for (const cmd of [health, vram, generate]) assert.deepEqual(cmd?.inputs.triggers, [IMAGE_REF, "pod123"]);
+    for (const cmd of [health, vram, generate]) {
+      // The restart key is derived from secrets (the pod's env): the triggers holding it stay secret.
+      assert.ok(pulumi.runtime.isRpcSecret(cmd?.inputs.triggers), `${cmd?.name}: triggers must be secret`);
+      assert.deepEqual(plain(cmd?.inputs.triggers), [IMAGE_REF, "pod123", RESTART_KEY]);
+    }
+    const restarted = await deploy("trig2", checksArgs({ restartKey: pulumi.secret("2".repeat(64)) }));
+    for (const cmd of [restarted.health, restarted.vram, restarted.generate]) {
+      assert.deepEqual(plain(cmd?.inputs.triggers), [IMAGE_REF, "pod123", "2".repeat(64)]);
+    }
   });
 
   it("skips switched-off checks and links the remaining ones", async () => {

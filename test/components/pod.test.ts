@@ -207,6 +207,54 @@ describe("GpuPod", function () {
     assert.deepEqual(anyInputContains(mocks.created, FAKE_API_KEY).map((r) => r.name), []);
   });
 
+  it("exposes a secret restartKey that changes with every input whose update restarts the container, and only those", async () => {
+    const keyOf = async (name: string, overrides: Partial<GpuPodArgs>) => {
+      const gpu = new GpuPod(name, podArgs(overrides));
+      assert.equal(await pulumi.isSecret(gpu.restartKey), true, `${name}: restartKey must be secret`);
+      return unwrap(gpu.restartKey);
+    };
+    const base = await keyOf("rk-base", {});
+    assert.match(base, /^[a-f0-9]{64}$/);
+    assert.equal(await keyOf("rk-same", { env: { COMFYUI_ARGS: "--lowvram" } }), base, "same inputs, same key");
+
+    // Each of these goes to RunPod as an in-place update that recreates the container under the same pod id.
+    const restarting: [string, Partial<GpuPodArgs>][] = [
+      ["image", { image: "ghcr.io/org/comfyui-steadydancer:0.2.0" }],
+      ["env value", { env: { COMFYUI_ARGS: "--highvram" } }],
+      ["env name", { env: { COMFYUI_FLAGS: "--lowvram" } }],
+      ["hf token", { hfToken: pulumi.secret(HF_TOKEN) }],
+      ["model variant (env)", { modelVariant: "fp16" }],
+      ["ports", { ports: ["8188/http", "22/tcp", "8888/http"] }],
+      ["container disk", { containerDiskGb: 80 }],
+      ["volume size", { volumeGb: 200 }],
+      ["mount path", { volumeMountPath: "/runpod-volume" }],
+      ["network volume", { volumeGb: undefined, networkVolumeId: "vol-1" }],
+      ["registry", { registry: { username: "org-bot", password: REGISTRY_PASSWORD } }],
+    ];
+    for (const [what, overrides] of restarting) {
+      assert.notEqual(await keyOf(`rk-${what.replace(/\W+/g, "-")}`, overrides), base, `${what} restarts the container`);
+    }
+    // These never touch the running container.
+    const keeping: [string, Partial<GpuPodArgs>][] = [
+      ["gpu order", { gpuTypes: ["NVIDIA L40S", "NVIDIA RTX 6000 Ada Generation", "NVIDIA A100 80GB PCIe"] }],
+      ["data centers", { dataCenters: ["EU-RO-1"] }],
+      ["ready timeout", { readyTimeoutMinutes: 45 }],
+      ["delete on failure", { deleteOnFailure: false }],
+      ["create before delete", { createBeforeDelete: true }],
+    ];
+    for (const [what, overrides] of keeping) {
+      assert.equal(await keyOf(`rk-${what.replace(/\W+/g, "-")}`, overrides), base, `${what} does not restart the container`);
+    }
+  });
+
+  it("never lets the HF token reach the restartKey in plain form", async () => {
+    const gpu = new GpuPod("rk-secret", podArgs({ hfToken: pulumi.secret(HF_TOKEN) }));
+    const key = await unwrap(gpu.restartKey);
+    assert.ok(!key.includes(HF_TOKEN));
+    assert.equal(await pulumi.isSecret(gpu.restartKey), true);
+    assert.deepEqual(mocks.created.flatMap((r) => plaintextPaths(r.inputs, HF_TOKEN, r.name)), []);
+  });
+
   it("refuses ports without 8188/http, before creating anything", () => {
     assert.throws(() => new GpuPod("noport", podArgs({ ports: ["22/tcp"] })), /8188\/http/);
     assert.deepEqual(mocks.created, []);
