@@ -5,7 +5,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { MODEL_VARIANTS, loadModelManifest, minVramGbFor, type ModelManifest, type ModelVariant } from "../models";
-import { BUILTIN_WORKFLOWS, isBuiltinWorkflow } from "../checks";
+import { BUILTIN_WORKFLOWS, UsageError, isBuiltinWorkflow, loadWorkflow } from "../checks";
 import { COMFYUI_PORT } from "./pod";
 
 export const PROJECT_NAME = "steadydancer-runpod";
@@ -263,6 +263,35 @@ function resolveWorkflow(value: string, cwd: string, ctx: RefineCtx): string {
     return z.NEVER;
   }
   return file;
+}
+
+/** The CLI's message for input files that are not in the assets folder (checks/workflows.ts loadWorkflow). */
+const MISSING_ASSETS = /^missing input file\(s\) (.+): looked in (.+?); pass --assets/s;
+
+/**
+ * What the generate check would refuse after the build and the pod were paid for: the workflow loaded the way
+ * the CLI loads it, its input files looked up in the assets folder. Files only, no network.
+ */
+function checkWorkflowRunnable(workflow: string, assetsDir: string | undefined, ctx: RefineCtx): void {
+  try {
+    loadWorkflow({ workflow, ...(assetsDir === undefined ? {} : { assetsDir }) });
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    const missing = MISSING_ASSETS.exec(error.message);
+    if (missing) {
+      const [, files, dir] = missing;
+      issue(
+        ctx,
+        `the ${workflow} workflow needs the input file(s) ${files}, which are not in ${dir}; ` +
+          "the generate check would stop on it only after the image build and the pod were paid for",
+        "checks.assetsDir",
+        `put the files in ${dir}, or pulumi config set checks.assetsDir <a directory holding them>, ` +
+          "or pulumi config set checks.workflow smoke (it needs no input files)",
+      );
+    } else {
+      issue(ctx, `the generate check cannot run it: ${error.message}`, "checks.workflow");
+    }
+  }
 }
 
 function resolveDir(value: string, cwd: string, ctx: RefineCtx, mustExist: boolean): string {
@@ -717,6 +746,18 @@ export function stackConfigSchema(project: string = PROJECT_NAME, context: Schem
           if ("error" in min) {
             issue(ctx, `has no default: the model manifest cannot be read (${min.error})`, "checks.minVramGb");
           }
+        }
+        const failed = (key: string) => ctx.issues.some((i) => i.path?.[0] === key);
+        const workflow: unknown = v["checks.workflow"];
+        const assetsDir: unknown = v["checks.assetsDir"];
+        if (
+          v["checks.generate"] === true &&
+          typeof workflow === "string" &&
+          (assetsDir === undefined || typeof assetsDir === "string") &&
+          !failed("checks.workflow") &&
+          !failed("checks.assetsDir")
+        ) {
+          checkWorkflowRunnable(workflow, assetsDir, ctx);
         }
         const env: unknown = v["pod.env"];
         const apiKey = v[API_KEY];

@@ -446,6 +446,43 @@ describe("stack config", function () {
       assert.match(problem("missing.json"), /Fix: pulumi config set checks\.workflow smoke/);
     });
 
+    it("refuses, before anything is paid for, a generate check whose workflow's input files are not in the assets folder", () => {
+      // The built-in steadydancer workflow loads steadydancer_ref.png and steadydancer_drive.mp4 from docker/workflows/assets.
+      const builtin = problemFor(problemsOf(raw({ "image.ref": IMAGE, "checks.workflow": "steadydancer" })), `${P}checks.assetsDir`);
+      assert.match(builtin, /steadydancer_ref\.png .*steadydancer_drive\.mp4/);
+      assert.ok(builtin.includes(path.join(ROOT, "docker", "workflows", "assets")), builtin);
+      assert.match(builtin, /Fix: put the files in .*pulumi config set checks\.assetsDir .*pulumi config set checks\.workflow smoke/);
+      // Only the generate check reads them.
+      parseOk(raw({ "image.ref": IMAGE, "checks.workflow": "steadydancer", "checks.generate": "false" }));
+
+      const dir = path.join(tmp, "dance");
+      mkdirSync(path.join(dir, "inputs"), { recursive: true });
+      const workflow = { "1": { class_type: "LoadImage", inputs: { image: "me.png" } }, "2": { class_type: "PreviewImage", inputs: { images: ["1", 0] } } };
+      writeFileSync(path.join(dir, "dance.json"), JSON.stringify(workflow));
+      const file = problemFor(
+        problemsOf(raw({ "image.ref": IMAGE, "checks.workflow": "dance/dance.json", "checks.assetsDir": "dance/inputs" }, { cwd: tmp })),
+        `${P}checks.assetsDir`,
+      );
+      assert.match(file, /checks\.assetsDir = "dance\/inputs": .*me\.png \(node 1 LoadImage\.image\).* not in /);
+      writeFileSync(path.join(dir, "inputs", "me.png"), "png");
+      parseOk(raw({ "image.ref": IMAGE, "checks.workflow": "dance/dance.json", "checks.assetsDir": "dance/inputs" }, { cwd: tmp }));
+      // Without checks.assetsDir the CLI looks next to the workflow, in assets/.
+      assert.match(problemFor(problemsOf(raw({ "image.ref": IMAGE, "checks.workflow": "dance/dance.json" }, { cwd: tmp })), `${P}checks.assetsDir`), /is not set: .*me\.png/);
+      mkdirSync(path.join(dir, "assets"));
+      writeFileSync(path.join(dir, "assets", "me.png"), "png");
+      parseOk(raw({ "image.ref": IMAGE, "checks.workflow": "dance/dance.json" }, { cwd: tmp }));
+    });
+
+    it("refuses a workflow file the generate check cannot run, under checks.workflow", () => {
+      writeFileSync(path.join(tmp, "ui.json"), JSON.stringify({ nodes: [], links: [] }));
+      const problems = problemsOf(raw({ "image.ref": IMAGE, "checks.workflow": "ui.json" }, { cwd: tmp }));
+      assert.match(problemFor(problems, `${P}checks.workflow`), /editor's UI format.*Fix: pulumi config set checks\.workflow smoke/);
+      // A folder that does not exist is reported once, as such, not as missing input files too.
+      const badDir = problemsOf(raw({ "image.ref": IMAGE, "checks.workflow": "steadydancer", "checks.assetsDir": "nope" }, { cwd: tmp }));
+      assert.equal(badDir.length, 1, badDir.join("\n"));
+      assert.match(badDir[0] ?? "", /does not exist/);
+    });
+
     it("takes checks.authHeader only as a secret header line, never printing it", async () => {
       const header = "Authorization: Bearer SECRET_proxy_token_777";
       const secretKeys = [`${P}checks.authHeader`];
