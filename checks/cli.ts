@@ -8,16 +8,23 @@ import { z } from "zod";
 import { AUTH_HEADER_ENV, EXIT_FAILED, EXIT_PASS, EXIT_USAGE } from "./cliArgs";
 import { normaliseBaseUrl, parseAuthHeader, type AuthHeader } from "./comfyClient";
 import { DEFAULT_MIN_VRAM_GB, DEFAULT_TIMEOUT_SECONDS } from "./common";
-import { failedGenerate, runGenerateCheck } from "./generate";
+import { COLLECT_TIMEOUT_MS, STOP_JOB_TIMEOUT_MS, failedGenerate, runGenerateCheck } from "./generate";
 import { failedHealth, runHealthCheck } from "./health";
 import { Progress } from "./progress";
 import { CHECK_NAMES, checkResultSchema, type CheckName, type CheckResult } from "./result";
 import { failedVram, runVramCheck } from "./vram";
 import { UsageError, loadWorkflow, type LoadedWorkflow } from "./workflows";
 
+/** Slack the watchdog leaves after everything a check may legitimately do past its deadline. */
+const WATCHDOG_SLACK_MS = 15_000;
 
-/** How long after the deadline the watchdog ends a check that did not return (interrupt + download time). */
-const WATCHDOG_GRACE_MS = 15_000;
+/**
+ * How long after --timeout the watchdog ends a check that did not return. generate may still be stopping its
+ * job, or collecting the results of a job that ended just before the deadline, which has its own budget.
+ */
+export function watchdogGraceMs(check: CheckName): number {
+  return WATCHDOG_SLACK_MS + (check === "generate" ? STOP_JOB_TIMEOUT_MS + COLLECT_TIMEOUT_MS : 0);
+}
 
 const USAGE = `usage: checks/cli.ts <health|vram|generate> --url <ComfyUI base URL> [options]
 
@@ -197,12 +204,13 @@ export async function main(argv: string[]): Promise<number> {
   process.once("SIGTERM", onSignal("SIGTERM"));
 
   // Last resort: whatever hangs, the process ends with a verdict.
+  const graceMs = watchdogGraceMs(invocation.check);
   const watchdog = setTimeout(() => {
     const message =
-      `The ${invocation.check} check did not return within its ${invocation.timeoutSeconds} s deadline (+${WATCHDOG_GRACE_MS / 1000} s grace) and was stopped; ` +
+      `The ${invocation.check} check did not return within its ${invocation.timeoutSeconds} s deadline (+${graceMs / 1000} s grace) and was stopped; ` +
       "ComfyUI or the network hung. Retry, and look at the pod's logs.";
     printVerdict(failureVerdict(invocation, Date.now() - startedAt, message), () => process.exit(EXIT_FAILED));
-  }, invocation.timeoutSeconds * 1000 + WATCHDOG_GRACE_MS);
+  }, invocation.timeoutSeconds * 1000 + graceMs);
   // Deliberately not unref'd: if the check ever awaited something that can no longer happen, the
   // event loop would otherwise empty and node would exit 0 without a verdict.
 

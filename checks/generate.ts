@@ -43,7 +43,19 @@ export interface GenerateOptions extends CheckOptions {
   wsQuietPollMs?: number;
   /** Wait before trying to reconnect a dropped websocket. Default 2 s. */
   reconnectDelayMs?: number;
+  /** Once the job is done: time to read its history and download the video. Default COLLECT_TIMEOUT_MS. */
+  collectTimeoutMs?: number;
 }
+
+/**
+ * What reading the results of a finished job may take: its history, the /view download and the MP4 check.
+ * It starts when the job is done and does not depend on what is left of the check's deadline, so a job that
+ * ends just before --timeout is not failed for a download that cannot fit in the seconds left. A 50 MB video
+ * over a 0.5 MB/s link fits.
+ */
+export const COLLECT_TIMEOUT_MS = 120_000;
+/** What stopping a job at the deadline may take (POST /interrupt and the queue delete, in parallel). */
+export const STOP_JOB_TIMEOUT_MS = 5_000;
 
 type Outcome = { kind: "done"; entry: HistoryEntry } | { kind: "failed"; message: string };
 type PollState = Outcome | { kind: "waiting"; state: "queued" | "running" | "down" };
@@ -127,6 +139,12 @@ export async function runGenerateCheck(options: GenerateOptions): Promise<Genera
   }
 }
 
+/** The clock and client for reading a finished job's results (see COLLECT_TIMEOUT_MS). */
+interface Collector {
+  deadline: Deadline;
+  client: ComfyClient;
+}
+
 class GenerateRun {
   private readonly progress: Progress;
   private readonly client: ComfyClient;
@@ -144,6 +162,7 @@ class GenerateRun {
   private nextReconnectAt = 0;
   /** Per-node errors of a prompt ComfyUI queued anyway (200 with node_errors), as lines. */
   private skippedAtQueue: string[] = [];
+  private collecting: Collector | null = null;
 
   constructor(private readonly options: GenerateOptions, private readonly deadline: Deadline) {
     this.progress = progressOf(options);
@@ -162,7 +181,30 @@ class GenerateRun {
       return await this.judgeOutputs(outcome.entry);
     } finally {
       this.socket?.close();
+      this.collecting?.deadline.dispose();
     }
+  }
+
+  /** Started when the job is known to be done; the check's own deadline no longer applies after that. */
+  private collector(): Collector {
+    if (!this.collecting) {
+      const deadline = new Deadline(this.options.collectTimeoutMs ?? COLLECT_TIMEOUT_MS, this.options.signal);
+      this.collecting = { deadline, client: clientFor(this.options, deadline) };
+    }
+    return this.collecting;
+  }
+
+  /** Why reading a finished job's results failed, told apart from the job failing. */
+  private collectFailure(what: string, error: unknown): string {
+    const { deadline } = this.collector();
+    if (deadline.stoppedBecause === "cancelled") return `The check was cancelled while ${what}; the job itself had finished.`;
+    if (deadline.stoppedBecause === "timeout" || (error instanceof ComfyRequestError && error.kind === "timeout")) {
+      return (
+        `The job finished, but ${what} did not complete within ${deadline.timeoutSeconds} s: the link to ComfyUI (or a proxy in front of it) ` +
+        "is too slow or stalled. The file stays in ComfyUI's output folder; run the check again."
+      );
+    }
+    return `${what.charAt(0).toUpperCase()}${what.slice(1)} failed: ${describeRequestFailure(error)}. ${hintFor(error)}`.trim();
   }
 
   private fail(message: string): GenerateResult {
@@ -388,16 +430,19 @@ class GenerateRun {
   /** After `executing {node: null}`: the history is written by then; a few quick retries cover a proxy's lag. */
   private async doneFromHistory(): Promise<Outcome> {
     const promptId = this.promptId ?? "";
-    for (let attempt = 0; attempt < 10 && !this.deadline.expired(); attempt += 1) {
+    const { client, deadline } = this.collector();
+    let lastError: unknown = null;
+    for (let attempt = 0; attempt < 10 && !deadline.expired(); attempt += 1) {
       try {
-        const entry = await this.client.history(promptId);
+        const entry = await client.history(promptId);
         if (entry) return this.entryOutcome(entry);
       } catch (error) {
+        lastError = error;
         if (error instanceof ComfyRequestError && error.kind === "aborted") break;
       }
-      await sleep(100 * (attempt + 1), this.deadline.signal);
+      await sleep(100 * (attempt + 1), deadline.signal);
     }
-    if (this.deadline.expired()) return this.stopJob();
+    if (deadline.expired()) return { kind: "failed", message: this.collectFailure(`reading the history of prompt ${promptId}`, lastError) };
     return { kind: "failed", message: `ComfyUI said prompt ${promptId} finished but has no history for it; look at the ComfyUI log on the pod.` };
   }
 
@@ -477,7 +522,7 @@ class GenerateRun {
     const cleanup = new ComfyClient({
       baseUrl: this.client.baseUrl,
       ...(this.options.auth ? { auth: this.options.auth } : {}),
-      requestTimeoutMs: 5_000,
+      requestTimeoutMs: STOP_JOB_TIMEOUT_MS,
       attempts: 1,
     });
     const stopped = await Promise.allSettled([cleanup.interrupt(promptId), cleanup.deleteFromQueue(promptId)]);
@@ -514,10 +559,11 @@ class GenerateRun {
       return this.fail(`The output ${ref.filename} is not an MP4 (format ${ref.format ?? ext}): set VHS_VideoCombine's format to video/h264-mp4.`);
     }
     let bytes: Buffer;
+    const collect = this.collector();
     try {
-      bytes = await this.client.view(ref, this.deadline.cap(300_000));
+      bytes = await collect.client.view(ref, collect.deadline.cap(COLLECT_TIMEOUT_MS));
     } catch (error) {
-      return this.fail(`Downloading ${ref.subfolder ? `${ref.subfolder}/` : ""}${ref.filename} through /view failed: ${describeRequestFailure(error)}. ${hintFor(error)}`.trim());
+      return this.fail(this.collectFailure(`downloading ${ref.subfolder ? `${ref.subfolder}/` : ""}${ref.filename} through /view`, error));
     }
     this.result.fileBytes = bytes.length;
     const videoPath = this.save(ref, bytes);

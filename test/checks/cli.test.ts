@@ -163,6 +163,16 @@ describe("checks CLI against the ComfyUI emulator", function () {
       assert.ok(verdict.promptId);
     });
 
+    it("passes a job that ends just before --timeout although the download runs past it", async () => {
+      const emu = await start({ viewMs: 1_200 });
+      const run = await runCli(["generate", "--url", emu.url, "--timeout", "1", "--out", out]);
+      assert.equal(run.code, 0, run.stderr);
+      const verdict = verdictOf(run);
+      assert.ok(verdict.check === "generate" && verdict.ok, verdict.message);
+      assert.ok(verdict.durationMs > 1_000, `durationMs ${verdict.durationMs}: the download did not outlast --timeout`);
+      assert.deepEqual(fs.readFileSync(verdict.videoPath ?? ""), emu.fileBytes("output", "smoke", "smoke_00001.mp4"));
+    });
+
     it("interrupts a job that never finishes at the deadline", async () => {
       const emu = await start({ mode: "neverFinishes" });
       const run = await runCli(["generate", "--url", emu.url, "--timeout", "1", "--out", out]);

@@ -156,6 +156,37 @@ describe("generate check (library)", function () {
     assert.ok(lines.some((l) => /waiting for ComfyUI to answer/.test(l)), lines.join("\n"));
   });
 
+  it("keeps a video whose job ends just before the deadline although its download runs past it", async () => {
+    const emu = await start({ jobMs: 150, viewMs: 800 });
+    const result = await run(emu, { timeoutSeconds: 0.7 });
+    assert.ok(result.ok, result.message);
+    const doneAt = emu.doneAt(result.promptId ?? "");
+    const queuedAt = emu.requests.find((r) => r.path === "/api/system_stats")?.at;
+    assert.ok(doneAt !== undefined && queuedAt !== undefined && doneAt - queuedAt < 700, `job done ${doneAt} - ${queuedAt} ms after the check began`);
+    assert.ok(result.durationMs > 700, `durationMs ${result.durationMs}: the download did not outlast the deadline, so this proves nothing`);
+    assert.deepEqual([result.width, result.height, result.frames], [256, 256, 16]);
+  });
+
+  it("bounds the download of a finished job by its own budget, not the job's deadline", async () => {
+    const emu = await start({ viewMs: 1_500 });
+    const result = await run(emu, { timeoutSeconds: 8, collectTimeoutMs: 300 });
+    assert.equal(result.ok, false);
+    assert.match(result.message, /^The job finished, but downloading smoke\/smoke_00001\.mp4 through \/view did not complete within 0\.3 s: the link to ComfyUI .* is too slow or stalled/);
+    assert.ok(result.durationMs < 1_500, `durationMs ${result.durationMs}`);
+  });
+
+  it("stops a download when cancelled and says the job had finished", async () => {
+    const emu = await start({ viewMs: 3_000 });
+    const cancel = new AbortController();
+    const watcher = setInterval(() => {
+      if (emu.requests.some((r) => r.path === "/api/view")) cancel.abort();
+    }, 10);
+    const result = await run(emu, { signal: cancel.signal }).finally(() => clearInterval(watcher));
+    assert.equal(result.ok, false);
+    assert.match(result.message, /^The check was cancelled while downloading smoke\/smoke_00001\.mp4 through \/view; the job itself had finished\.$/);
+    assert.ok(result.durationMs < 2_000, `durationMs ${result.durationMs}`);
+  });
+
   it("fails when the process dies and the proxy answers 502 until the deadline", async () => {
     const emu = await start({ mode: "dies", downAs: "502", restartDownMs: 60_000 });
     const result = await run(emu, { timeoutSeconds: 0.6 });

@@ -52,6 +52,8 @@ export interface ComfyEmulatorOptions {
   /** Video size for workflows without an EmptyImage source. Default 512x512, 30 frames. */
   video?: { width: number; height: number; frames: number };
   bytesPerFrame?: number;
+  /** GET /view sends the headers at once and spreads the body over this long (a slow link or a proxy). Default 0. */
+  viewMs?: number;
   /** moov before mdat. Default false, like ffmpeg without +faststart (VHS h264-mp4). */
   faststart?: boolean;
   /** "2024": system_stats without the newer fields and only the primary device; client prompt_id ignored. */
@@ -390,7 +392,7 @@ export class ComfyUIEmulator {
   private constructor(options: ComfyEmulatorOptions) {
     this.options = {
       mode: "success", jobMs: 200, progressSteps: 5, historyDelayMs: 30, refusedMs: 300, proxy502Ms: 400,
-      restartDownMs: 400, downAs: "refused", video: { width: 512, height: 512, frames: 30 }, bytesPerFrame: 64,
+      restartDownMs: 400, downAs: "refused", video: { width: 512, height: 512, frames: 30 }, bytesPerFrame: 64, viewMs: 0,
       faststart: false, build: "2026", missingClass: "VHS_VideoCombine", refuseWebsockets: false, hang: false,
       installedModels: fp8Models(), comboForm: "list", objectInfoPerClass: true,
       ...options,
@@ -1066,7 +1068,19 @@ export class ComfyUIEmulator {
     const file = this.files.get(`${type}/${subfolder}/${path.posix.basename(filename)}`);
     if (!file) return void res.writeHead(404, { "Content-Type": "text/plain" }).end("404: Not Found");
     const contentType = filename.endsWith(".mp4") ? "video/mp4" : filename.endsWith(".png") ? "image/png" : "application/octet-stream";
-    res.writeHead(200, { "Content-Type": contentType, "Content-Length": file.length, "Content-Disposition": `filename="${path.posix.basename(filename)}"` }).end(file);
+    res.writeHead(200, { "Content-Type": contentType, "Content-Length": file.length, "Content-Disposition": `filename="${path.posix.basename(filename)}"` });
+    const spreadMs = this.options.viewMs;
+    if (spreadMs <= 0) return void res.end(file);
+    const parts = 10;
+    const size = Math.ceil(file.length / parts);
+    for (let i = 0; i < parts; i += 1) {
+      this.later((spreadMs * (i + 1)) / parts, () => {
+        if (res.destroyed) return;
+        const chunk = file.subarray(i * size, (i + 1) * size);
+        if (i === parts - 1) res.end(chunk);
+        else res.write(chunk);
+      });
+    }
   }
 
   private upload(body: Buffer, headers: http.IncomingHttpHeaders, res: http.ServerResponse): void {
