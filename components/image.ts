@@ -1,6 +1,5 @@
 // ComfyImage: the ComfyUI + SteadyDancer image, either built from docker/ and pushed, or a prebuilt image, and
 // in both cases handed on as a digest reference (repo@sha256:…) so an unchanged image never redeploys the pod.
-import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -8,6 +7,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import type { ModelVariant } from "../models";
+import { contextHash } from "./dockerContext";
 
 export const IMAGE_PLATFORM = "linux/amd64";
 /** The tag next to the image that carries its inline BuildKit cache for the next build. */
@@ -132,7 +132,8 @@ export class ComfyImage extends pulumi.ComponentResource {
             authConfigs: [{ hostName: b.registry.server, userName: b.registry.username, password: b.registry.password }],
           }),
         },
-        // RemoteImage does not notice context changes by itself: rebuild when the files or the args change.
+        // RemoteImage does not notice context changes by itself: rebuild when the files the builder receives
+        // (the .dockerignore decides) or the args change.
         triggers: { context: contextHash(b.context), buildArgs: JSON.stringify(sortedRecord(b.buildArgs)) },
         keepLocally: true,
       },
@@ -303,26 +304,6 @@ export function findDockerContext(start: string = __dirname): string {
     if (fs.existsSync(path.join(candidate, "Dockerfile"))) return candidate;
     if (path.dirname(dir) === dir) throw new Error(`cannot find docker/Dockerfile above ${start}`);
   }
-}
-
-/** sha256 over every file's relative path, mode and content: changes when anything in the context does. */
-export function contextHash(dir: string): string {
-  const hash = crypto.createHash("sha256");
-  const walk = (rel: string) => {
-    const entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
-    for (const entry of entries) {
-      const child = path.posix.join(rel, entry.name);
-      if (entry.isDirectory()) walk(child);
-      else if (entry.isFile()) {
-        const file = path.join(dir, child);
-        hash.update(`${child}\0${fs.statSync(file).mode & 0o777}\0`);
-        hash.update(fs.readFileSync(file));
-        hash.update("\0");
-      }
-    }
-  };
-  walk("");
-  return `sha256:${hash.digest("hex")}`;
 }
 
 function sortedRecord(record: Record<string, string>): Record<string, string> {

@@ -3,9 +3,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { buildContextFiles, contextHash, inBuildContext } from "../../components/dockerContext";
 import {
   ComfyImage,
-  contextHash,
   dockerBuildArgs,
   findDockerContext,
   parseImageRef,
@@ -282,6 +282,53 @@ describe("ComfyImage", function () {
       assert.notEqual(contextHash(context), before);
       fs.writeFileSync(script, "#!/bin/sh\n");
       assert.equal(contextHash(context), before);
+    });
+
+    it("hashes only what the .dockerignore sends to the builder: outputs and notes do not rebuild the image", () => {
+      const ctx = path.join(tmp, "ignored", "docker");
+      const write = (rel: string, body: string) => {
+        fs.mkdirSync(path.dirname(path.join(ctx, rel)), { recursive: true });
+        fs.writeFileSync(path.join(ctx, rel), body);
+      };
+      // The project's own .dockerignore, over a context shaped like docker/.
+      write(".dockerignore", fs.readFileSync(path.join(findDockerContext(), ".dockerignore"), "utf8"));
+      write("Dockerfile", "FROM scratch\n");
+      write("scripts/start.sh", "#!/bin/sh\n");
+      write("workflows/smoke.json", "{}");
+      write("workflows/README.md", "notes\n");
+      write("output/smoke/smoke_00001.mp4", "video");
+      write("docker-compose.yml", "services: {}\n");
+      assert.deepEqual(buildContextFiles(ctx), ["Dockerfile", "scripts/start.sh", "workflows/smoke.json"]);
+
+      const before = contextHash(ctx);
+      write("workflows/README.md", "edited notes\n");
+      write("output/smoke/smoke_00002.mp4", "another video");
+      write("docker-compose.yml", "services: { comfyui: {} }\n");
+      assert.equal(contextHash(ctx), before, "files the builder never sees must not trigger a rebuild");
+      write("workflows/smoke.json", '{"1":{}}');
+      const edited = contextHash(ctx);
+      assert.notEqual(edited, before, "a file COPY reads rebuilds");
+      write("Dockerfile", "FROM scratch\nLABEL a=b\n");
+      assert.notEqual(contextHash(ctx), edited, "the Dockerfile is always part of the build, even under `*`");
+    });
+
+    it("hashes the project's docker/ folder without its notes, compose file or outputs", () => {
+      const files = buildContextFiles(findDockerContext());
+      assert.ok(files.includes("Dockerfile") && files.includes("scripts/start.sh") && files.includes("workflows/smoke.json"), files.join(" "));
+      assert.deepEqual(files.filter((f) => f.endsWith(".md") || f.startsWith("output/") || f === "docker-compose.yml"), []);
+    });
+
+    it("reads .dockerignore patterns the way Docker cleans them", () => {
+      // Docker cleans each pattern: a trailing slash or a leading / or ./ names the same path.
+      for (const pattern of ["output/", "/output", "./output", "output//"]) {
+        assert.equal(inBuildContext(`${pattern}\n`, "output/a/b.mp4"), false, pattern);
+        assert.equal(inBuildContext(`${pattern}\n`, "outputs/a.mp4"), true, pattern);
+      }
+      assert.equal(inBuildContext("*.[mw]p4\n", "a.mp4"), false);
+      assert.equal(inBuildContext("*.[mw]p4\n", "a.ap4"), true);
+      assert.equal(inBuildContext("*\n!scripts/[^x]*.sh\n", "scripts/start.sh"), true);
+      assert.equal(inBuildContext("*\n!scripts/[^x]*.sh\n", "scripts/x.sh"), false);
+      assert.equal(inBuildContext("# comment\n\n\\#literal\n", "#literal"), false);
     });
 
     it("writes the secret file privately and refuses a directory others can write to", () => {

@@ -10,6 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { DockerfileParser, type Instruction, Arg, Env, Label, ModifiableInstruction } from "dockerfile-ast";
 import { validate } from "dockerfile-utils";
+import { inBuildContext as inContext } from "../../components/dockerContext";
 
 const ROOT = path.resolve(__dirname, "../../..");
 const DOCKER_DIR = path.join(ROOT, "docker");
@@ -514,34 +515,7 @@ function writeExecutable(file: string, body: string): void {
 
 // ---- .dockerignore, as Docker reads it --------------------------------------------------------------
 
-function globToRegExp(pattern: string): RegExp {
-  let re = "";
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i] ?? "";
-    if (ch === "*" && pattern[i + 1] === "*") {
-      re += ".*";
-      i++;
-      if (pattern[i + 1] === "/") i++;
-    } else if (ch === "*") re += "[^/]*";
-    else if (ch === "?") re += "[^/]";
-    else re += ch.replace(/[.+^${}()|[\]\\]/g, "\\$&");
-  }
-  return new RegExp(`^${re}$`);
-}
-
-/** Whether `file` (relative to the context) is sent: last matching pattern wins; a pattern matching a parent
- *  directory matches the file too (moby patternmatcher semantics). */
-function inContext(ignore: string, file: string): boolean {
-  let included = true;
-  const parents = file.split("/").map((_, i, parts) => parts.slice(0, i + 1).join("/"));
-  for (const raw of ignore.split("\n").map((l) => l.trim())) {
-    if (!raw || raw.startsWith("#")) continue;
-    const exception = raw.startsWith("!");
-    const re = globToRegExp(path.posix.normalize((exception ? raw.slice(1) : raw).replace(/^\//, "")));
-    if (parents.some((p) => re.test(p))) included = exception;
-  }
-  return included;
-}
+// The matcher is the production one (components/dockerContext.ts): ComfyImage hashes the files it admits.
 
 // ---- docker-compose.yml: nested blocks by indentation (enough for this file; no YAML parser) --------------
 
