@@ -1,17 +1,23 @@
 // DeploymentChecks: proves the deployed ComfyUI works by running the checks CLI (checks/cli.ts) as
 // @pulumi/command local commands, chained health → vram → generate, and parses each verdict into an output.
+import { createHash } from "crypto";
+import * as fs from "fs";
 import * as path from "path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import {
   AUTH_HEADER_ENV,
+  UsageError,
   checkCliArgs,
+  isBuiltinWorkflow,
+  loadWorkflow,
   parseCheckOutput,
   type CheckCliFlags,
   type CheckName,
   type CheckResult,
   type GenerateResult,
   type HealthResult,
+  type LoadedWorkflow,
   type VramResult,
 } from "../checks";
 
@@ -32,7 +38,7 @@ export interface DeploymentChecksArgs {
   generateTimeoutMinutes: number;
   /** GPU memory the vram check demands. */
   minVramGb: number;
-  /** smoke, steadydancer, or an absolute path to an API-format workflow file. */
+  /** smoke, steadydancer, or the path of an API-format workflow file (relative paths start at the repo root). */
   workflow: string;
   /** Directory with the workflow's input files (CLI default when unset). */
   assetsDir?: string;
@@ -48,22 +54,28 @@ export class DeploymentChecks extends pulumi.ComponentResource {
   public readonly generate: pulumi.Output<GenerateResult | undefined>;
 
   constructor(name: string, args: DeploymentChecksArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("steadydancer:checks:DeploymentChecks", name, {}, opts);
     const cli = checksCli();
+    // Fails on a workflow the CLI could not run, before anything is registered.
+    const workflowHash = args.generate ? workflowContentHash(args.workflow, args.assetsDir, cli.dir) : undefined;
+    super("steadydancer:checks:DeploymentChecks", name, {}, opts);
+    const relative = (file: string | undefined) => (file === undefined ? undefined : commandPath(file, cli.dir));
     const environment = args.authHeader === undefined ? undefined : { [AUTH_HEADER_ENV]: pulumi.secret(args.authHeader) };
     const healthSeconds = args.healthTimeoutMinutes * 60;
 
     let previous: command.local.Command | undefined;
-    const run = (check: CheckName, flags: Omit<CheckCliFlags, "url">): command.local.Command => {
+    const run = (check: CheckName, flags: Omit<CheckCliFlags, "url">, extraTriggers: string[] = []): command.local.Command => {
       const cmd = new command.local.Command(
         `${name}-${check}`,
         {
           create: pulumi
             .output(args.comfyUrl)
             .apply((url) => shellCommand([...cli.argv, ...checkCliArgs(check, { ...flags, url })])),
+          // Absolute: the provider starts the command in this directory and needs a real one. Every path in the
+          // command line is relative to it, but dir itself is an input stored in state, so a moved checkout
+          // still shows as a change and runs the checks once more.
           dir: cli.dir,
           ...(environment && { environment }),
-          triggers: [args.imageRef, args.podId, args.restartKey],
+          triggers: [args.imageRef, args.podId, args.restartKey, ...extraTriggers],
           // stdout carries the JSON verdict; stderr is the CLI's progress, shown live.
           logging: "stderr",
         },
@@ -78,12 +90,17 @@ export class DeploymentChecks extends pulumi.ComponentResource {
     // models (health switched off, or only vram re-created): it gets the same deadline as health.
     const vram = args.vram ? run("vram", { timeoutSeconds: healthSeconds, minVramGb: args.minVramGb }) : undefined;
     const generate = args.generate
-      ? run("generate", {
-          timeoutSeconds: args.generateTimeoutMinutes * 60,
-          workflow: args.workflow,
-          assets: args.assetsDir,
-          out: args.outDir,
-        })
+      ? run(
+          "generate",
+          {
+            timeoutSeconds: args.generateTimeoutMinutes * 60,
+            workflow: isBuiltinWorkflow(args.workflow) ? args.workflow : relative(args.workflow),
+            assets: relative(args.assetsDir),
+            out: relative(args.outDir),
+          },
+          // A command line names files, not their content: an edited workflow or input file re-runs generation.
+          workflowHash === undefined ? [] : [workflowHash],
+        )
       : undefined;
 
     this.health = verdictOf(health, "health");
@@ -106,6 +123,37 @@ export function parseVerdict<C extends CheckName>(stdout: string, check: C): Res
   if (result.check !== check) throw new Error(`the ${check} check printed a ${result.check} verdict`);
   if (!result.ok) throw new Error(`the ${check} check failed: ${result.message}`);
   return result as ResultOf<C>;
+}
+
+/**
+ * A path as the command line passes it: relative to the command's directory when it lies inside it (the
+ * checkout can move), else unchanged.
+ */
+export function commandPath(file: string, dir: string): string {
+  if (!path.isAbsolute(file)) return file;
+  const rel = path.relative(dir, file);
+  if (rel === "") return ".";
+  return rel.startsWith("..") || path.isAbsolute(rel) ? file : rel;
+}
+
+/** sha256 over the workflow file and every input file it loads, found the way the CLI finds them from `dir`. */
+export function workflowContentHash(workflow: string, assetsDir: string | undefined, dir: string): string {
+  let loaded: LoadedWorkflow;
+  try {
+    loaded = loadWorkflow({
+      workflow: isBuiltinWorkflow(workflow) ? workflow : path.resolve(dir, workflow),
+      ...(assetsDir === undefined ? {} : { assetsDir: path.resolve(dir, assetsDir) }),
+    });
+  } catch (error) {
+    if (error instanceof UsageError) throw new Error(`the generate check cannot run its workflow: ${error.message}`, { cause: error });
+    throw error;
+  }
+  const hash = createHash("sha256");
+  hash.update(fs.readFileSync(loaded.path)).update("\0");
+  for (const asset of [...loaded.assets].sort((a, b) => (a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0))) {
+    hash.update(`${asset.fileName}\0`).update(fs.readFileSync(asset.localPath)).update("\0");
+  }
+  return `sha256:${hash.digest("hex")}`;
 }
 
 /** How to start the checks CLI: compiled when this file runs from dist/, through ts-node when from source. */

@@ -161,12 +161,77 @@ describe("DeploymentChecks", function () {
     for (const cmd of [health, vram, generate]) {
       // The restart key is derived from secrets (the pod's env): the triggers holding it stay secret.
       assert.ok(pulumi.runtime.isRpcSecret(cmd?.inputs.triggers), `${cmd?.name}: triggers must be secret`);
-      assert.deepEqual(plain(cmd?.inputs.triggers), [IMAGE_REF, "pod123", RESTART_KEY]);
+      assert.deepEqual((plain(cmd?.inputs.triggers) as string[]).slice(0, 3), [IMAGE_REF, "pod123", RESTART_KEY]);
     }
+    assert.equal((plain(health?.inputs.triggers) as string[]).length, 3);
+    assert.equal((plain(vram?.inputs.triggers) as string[]).length, 3);
+    // generate also re-runs when its workflow's files change.
+    assert.match((plain(generate?.inputs.triggers) as string[])[3] ?? "", /^sha256:[a-f0-9]{64}$/);
     const restarted = await deploy("trig2", checksArgs({ restartKey: pulumi.secret("2".repeat(64)) }));
     for (const cmd of [restarted.health, restarted.vram, restarted.generate]) {
-      assert.deepEqual(plain(cmd?.inputs.triggers), [IMAGE_REF, "pod123", "2".repeat(64)]);
+      assert.deepEqual((plain(cmd?.inputs.triggers) as string[]).slice(0, 3), [IMAGE_REF, "pod123", "2".repeat(64)]);
     }
+  });
+
+  it("passes workflow, assets and output paths relative to the repo root, so the command line does not name the checkout", async () => {
+    const { generate } = await deploy(
+      "rel",
+      checksArgs({
+        workflow: path.join(REPO, "docker", "workflows", "smoke.json"),
+        assetsDir: path.join(REPO, "docker", "workflows", "assets"),
+        outDir: path.join(REPO, "checks-output"),
+      }),
+    );
+    assert.equal(
+      generate?.inputs.create,
+      `node dist/checks/cli.js generate --url ${URL} --timeout 1800 --workflow docker/workflows/smoke.json --assets docker/workflows/assets --out checks-output`,
+    );
+    assert.ok(!String(generate?.inputs.create).includes(REPO));
+    assert.equal(generate?.inputs.dir, REPO, "the command runs from the repo root, where those paths start");
+  });
+
+  describe("the generate check's workflow content", () => {
+    let tmp: string;
+    let workflowFile: string;
+
+    before(() => {
+      tmp = fs.mkdtempSync(path.join(os.tmpdir(), "checks-workflow-"));
+      workflowFile = path.join(tmp, "dance.json");
+      fs.writeFileSync(workflowFile, JSON.stringify({ "1": { class_type: "LoadImage", inputs: { image: "me.png" } } }));
+      fs.mkdirSync(path.join(tmp, "assets"));
+      fs.writeFileSync(path.join(tmp, "assets", "me.png"), "first picture");
+    });
+
+    after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+    const triggersOf = async (name: string) => {
+      const { health, vram, generate } = await deploy(name, checksArgs({ workflow: workflowFile }));
+      const of = (cmd: Recorded | undefined) => JSON.stringify(plain(cmd?.inputs.triggers));
+      return { health: of(health), vram: of(vram), generate: of(generate) };
+    };
+
+    it("re-runs generation, and only generation, when the workflow file or one of its input files changes", async () => {
+      const first = await triggersOf("content1");
+      assert.deepEqual(await triggersOf("content2"), first, "unchanged files, unchanged triggers");
+
+      fs.writeFileSync(path.join(tmp, "assets", "me.png"), "another picture");
+      const assetEdited = await triggersOf("content3");
+      assert.notEqual(assetEdited.generate, first.generate, "an edited input file re-runs generation");
+      assert.deepEqual([assetEdited.health, assetEdited.vram], [first.health, first.vram]);
+
+      fs.writeFileSync(workflowFile, JSON.stringify({ "1": { class_type: "LoadImage", inputs: { image: "me.png", upload: "image" } } }));
+      const workflowEdited = await triggersOf("content4");
+      assert.notEqual(workflowEdited.generate, assetEdited.generate, "an edited workflow re-runs generation");
+      assert.deepEqual([workflowEdited.health, workflowEdited.vram], [first.health, first.vram]);
+    });
+
+    it("refuses a workflow whose input files are missing, before creating anything", () => {
+      assert.throws(
+        () => new DeploymentChecks("missing", checksArgs({ workflow: workflowFile, assetsDir: path.join(tmp, "nowhere") })),
+        /generate check cannot run its workflow: missing input file\(s\) me\.png/,
+      );
+      assert.deepEqual(mocks.created.filter((r) => r.name.startsWith("missing")), []);
+    });
   });
 
   it("skips switched-off checks and links the remaining ones", async () => {
@@ -251,7 +316,9 @@ describe("DeploymentChecks", function () {
         console.log("      skipped: dist/checks/cli.js or the ComfyUI emulator (task B) is not built in this checkout");
         this.skip();
       }
-      out = fs.mkdtempSync(path.join(os.tmpdir(), "checks-e2e-"));
+      // Inside the repo (checks-output/ is git-ignored), so the command line carries it relative to the repo root.
+      fs.mkdirSync(path.join(REPO, "checks-output"), { recursive: true });
+      out = fs.mkdtempSync(path.join(REPO, "checks-output", "e2e-"));
     });
 
     afterEach(async () => {
@@ -271,6 +338,7 @@ describe("DeploymentChecks", function () {
         checksArgs({ comfyUrl: emulator?.url ?? "", authHeader: `X-Proxy-Auth: ${secret}`, minVramGb: 8, outDir: out }),
       );
 
+      assert.match(String(generate?.inputs.create), new RegExp(` --out checks-output/${path.basename(out)}$`));
       for (const [check, cmd] of [["health", health], ["vram", vram], ["generate", generate]] as const) {
         assert.ok(cmd);
         const run = await runRecorded(cmd);
