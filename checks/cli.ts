@@ -8,7 +8,7 @@ import { z } from "zod";
 import { AUTH_HEADER_ENV, EXIT_FAILED, EXIT_PASS, EXIT_USAGE } from "./cliArgs";
 import { normaliseBaseUrl, parseAuthHeader, type AuthHeader } from "./comfyClient";
 import { DEFAULT_MIN_VRAM_GB, DEFAULT_TIMEOUT_SECONDS } from "./common";
-import { COLLECT_TIMEOUT_MS, STOP_JOB_TIMEOUT_MS, failedGenerate, runGenerateCheck } from "./generate";
+import { PAST_DEADLINE_MS, failedGenerate, runGenerateCheck } from "./generate";
 import { failedHealth, runHealthCheck } from "./health";
 import { Progress } from "./progress";
 import { CHECK_NAMES, checkResultSchema, type CheckName, type CheckResult } from "./result";
@@ -23,7 +23,7 @@ const WATCHDOG_SLACK_MS = 15_000;
  * job, or collecting the results of a job that ended just before the deadline, which has its own budget.
  */
 export function watchdogGraceMs(check: CheckName): number {
-  return WATCHDOG_SLACK_MS + (check === "generate" ? STOP_JOB_TIMEOUT_MS + COLLECT_TIMEOUT_MS : 0);
+  return WATCHDOG_SLACK_MS + (check === "generate" ? PAST_DEADLINE_MS : 0);
 }
 
 const USAGE = `usage: checks/cli.ts <health|vram|generate> --url <ComfyUI base URL> [options]

@@ -54,8 +54,10 @@ export interface GenerateOptions extends CheckOptions {
  * over a 0.5 MB/s link fits.
  */
 export const COLLECT_TIMEOUT_MS = 120_000;
-/** What stopping a job at the deadline may take (POST /interrupt and the queue delete, in parallel). */
+/** Per request when the deadline has passed: the last look at /history, then POST /interrupt and the queue delete. */
 export const STOP_JOB_TIMEOUT_MS = 5_000;
+/** The most generate may legitimately run past its deadline: stopping the job, or collecting a job that just ended. */
+export const PAST_DEADLINE_MS = 2 * STOP_JOB_TIMEOUT_MS + COLLECT_TIMEOUT_MS;
 
 type Outcome = { kind: "done"; entry: HistoryEntry } | { kind: "failed"; message: string };
 type PollState = Outcome | { kind: "waiting"; state: "queued" | "running" | "down" };
@@ -514,7 +516,7 @@ class GenerateRun {
     this.progress.info(state);
   }
 
-  /** Deadline or cancellation: stop our job on the server (interrupt if running, dequeue if pending). */
+  /** Deadline or cancellation: stop our job on the server (interrupt if running, dequeue if pending), unless it is done. */
   private async stopJob(): Promise<Outcome> {
     const promptId = this.promptId ?? "";
     const cancelled = this.deadline.stoppedBecause === "cancelled";
@@ -525,6 +527,19 @@ class GenerateRun {
       requestTimeoutMs: STOP_JOB_TIMEOUT_MS,
       attempts: 1,
     });
+    if (!cancelled) {
+      // The job may have ended since we last looked (between two polls, or its event is still on the way):
+      // then its video counts, and there is nothing to interrupt.
+      try {
+        const entry = await cleanup.history(promptId, false);
+        if (entry) {
+          this.progress.info(`prompt ${promptId} finished just before the deadline`);
+          return this.entryOutcome(entry);
+        }
+      } catch {
+        // Not answering: stopping the job below is all that is left to try.
+      }
+    }
     const stopped = await Promise.allSettled([cleanup.interrupt(promptId), cleanup.deleteFromQueue(promptId)]);
     const sent = stopped.some((s) => s.status === "fulfilled");
     const where = this.downSince !== null
