@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { MODEL_VARIANTS, loadModelManifest, minVramGbFor, type ModelManifest, type ModelVariant } from "../models";
 import { BUILTIN_WORKFLOWS, UsageError, isBuiltinWorkflow, loadWorkflow } from "../checks";
+import { MANAGED_BUILD_ARGS, imageRefProblem, isManagedBuildArg, looksLikeCredential, type ManagedBuildArg } from "./image";
 import { COMFYUI_PORT } from "./pod";
 
 export const PROJECT_NAME = "steadydancer-runpod";
@@ -22,16 +23,14 @@ const RESERVED_ENV: Record<string, string> = {
   RUNPOD_API_KEY: "the RunPod API key never goes into the pod",
   STEADYDANCER_VARIANT: "comes from model.variant (pulumi config set model.variant fp16)",
 };
-/** Build args the image keys set themselves; image.buildArgs may not override them. */
-const BUILD_ARGS_FROM_KEYS: Record<string, string> = {
+/** Which config key sets each build arg ComfyImage manages; image.buildArgs may not override them. */
+const BUILD_ARGS_FROM_KEYS: Record<ManagedBuildArg, string> = {
   ENABLE_FLASH_ATTN: "image.flashAttn",
   ENABLE_MMPOSE: "image.mmpose",
   BAKE_STEADYDANCER: "image.bakeModels",
   STEADYDANCER_VARIANT: "model.variant",
   BUILDKIT_INLINE_CACHE: "the image component (always 1, for the registry build cache)",
 };
-/** Build-arg names that look like credentials: build args persist in the image's history. */
-const SECRET_LIKE_NAME = /TOKEN|SECRET|PASSWORD|KEY/i;
 /** Workflows the checks CLI knows by name; anything else is a file path. */
 const BUILTIN_WORKFLOW_NAMES = Object.keys(BUILTIN_WORKFLOWS);
 
@@ -158,21 +157,6 @@ function checkItems(
   }
 }
 
-// [registry[:port]/]path[:tag][@sha256:digest], path components lowercase (Docker's reference grammar).
-const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-const IMAGE_REF = new RegExp(
-  `^(?:[A-Za-z0-9.-]+(?::\\d+)?/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::\\w[\\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`,
-);
-
-export function imageRefProblem(ref: string): string | undefined {
-  if (ref.length === 0) return "is empty";
-  if (/\s/.test(ref)) return "contains whitespace";
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(ref)) return "is a URL; give the image reference without a scheme";
-  const at = ref.indexOf("@");
-  if (at >= 0 && !/^sha256:[a-f0-9]{64}$/.test(ref.slice(at + 1))) return "has a malformed digest";
-  return IMAGE_REF.test(ref) ? undefined : "is not an image reference";
-}
-
 function portProblem(port: string): string | undefined {
   const match = /^(\d{1,5})\/(http|tcp)$/.exec(port);
   if (!match) return "is not <port>/http or <port>/tcp";
@@ -203,10 +187,10 @@ function checkBuildArgs(items: string[], ctx: RefineCtx): void {
   const names: string[] = [];
   for (const item of items) {
     const [name] = splitEnv(item);
-    const setBy = BUILD_ARGS_FROM_KEYS[name];
+    const setBy = isManagedBuildArg(name) ? BUILD_ARGS_FROM_KEYS[name] : undefined;
     if (!item.includes("=")) issue(ctx, `item ${JSON.stringify(item)} is not KEY=VALUE`);
     else if (!ENV_NAME.test(name)) issue(ctx, `${JSON.stringify(name)} is not a valid build-arg name (letters, digits, _)`);
-    else if (SECRET_LIKE_NAME.test(name)) {
+    else if (looksLikeCredential(name)) {
       issue(
         ctx,
         `${name} looks like a credential: build args persist in the image; the Hugging Face token goes in as a BuildKit secret from hfToken`,
@@ -232,7 +216,7 @@ function secretLikeBuildArgValues(text: string | undefined): string[] {
   return parsed
     .filter((item): item is string => typeof item === "string")
     .map(splitEnv)
-    .filter(([name, value]) => SECRET_LIKE_NAME.test(name) && value.length > 0)
+    .filter(([name, value]) => looksLikeCredential(name) && value.length > 0)
     .map(([, value]) => value);
 }
 
@@ -386,7 +370,7 @@ export function stackFields(project: string = PROJECT_NAME, cwd: string = proces
         type: "array",
         expected:
           "a list of KEY=VALUE Dockerfile ARG overrides such as COMFYUI_VERSION=v0.8.1, without credentials " +
-          `and without ${Object.keys(BUILD_ARGS_FROM_KEYS).join(", ")}`,
+          `and without ${MANAGED_BUILD_ARGS.join(", ")}`,
         fix: listFix("image.buildArgs", ["COMFYUI_VERSION=v0.8.1"]),
       },
       listText()

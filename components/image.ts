@@ -229,18 +229,33 @@ export interface ImageRef {
   digest?: string;
 }
 
-/** Splits [registry[:port]/]path[:tag][@sha256:digest]; config.ts has already checked the grammar. */
+// [registry[:port]/]path[:tag][@sha256:digest], path components lowercase (Docker's reference grammar).
+const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const IMAGE_REF = new RegExp(
+  `^(?<name>(?:[A-Za-z0-9.-]+(?::\\d+)?/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*)` +
+    "(?::(?<tag>\\w[\\w.-]{0,127}))?(?:@(?<digest>sha256:[a-f0-9]{64}))?$",
+);
+
+/** Why `ref` is not an image reference, or undefined when it is one. */
+export function imageRefProblem(ref: string): string | undefined {
+  if (ref.length === 0) return "is empty";
+  if (/\s/.test(ref)) return "contains whitespace";
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(ref)) return "is a URL; give the image reference without a scheme";
+  const at = ref.indexOf("@");
+  if (at >= 0 && !/^sha256:[a-f0-9]{64}$/.test(ref.slice(at + 1))) return "has a malformed digest";
+  return IMAGE_REF.test(ref) ? undefined : "is not an image reference";
+}
+
+/** Splits [registry[:port]/]path[:tag][@sha256:digest]; throws on anything else. */
 export function parseImageRef(text: string): ImageRef {
-  const at = text.indexOf("@");
-  const withTag = at >= 0 ? text.slice(0, at) : text;
-  const digest = at >= 0 ? text.slice(at + 1) : undefined;
-  const colon = withTag.lastIndexOf(":");
-  const hasTag = colon > withTag.lastIndexOf("/");
+  const groups = IMAGE_REF.exec(text)?.groups;
+  const name = groups?.name;
+  if (!groups || name === undefined) throw new Error(`image reference ${JSON.stringify(text)} ${imageRefProblem(text) ?? "is not an image reference"}`);
   return {
     text,
-    name: hasTag ? withTag.slice(0, colon) : withTag,
-    ...(hasTag ? { tag: withTag.slice(colon + 1) } : {}),
-    ...(digest ? { digest } : {}),
+    name,
+    ...(groups.tag !== undefined ? { tag: groups.tag } : {}),
+    ...(groups.digest !== undefined ? { digest: groups.digest } : {}),
   };
 }
 
@@ -272,7 +287,16 @@ function checkedDigest(digest: unknown, image: string): string {
   return parsed.data;
 }
 
-const CREDENTIAL_LIKE = /TOKEN|SECRET|PASSWORD|KEY/i;
+export type ManagedBuildArg = (typeof MANAGED_BUILD_ARGS)[number];
+
+export function isManagedBuildArg(name: string): name is ManagedBuildArg {
+  return (MANAGED_BUILD_ARGS as readonly string[]).includes(name);
+}
+
+/** Build-arg names that look like credentials: build args persist in the image's history, so they are refused. */
+export function looksLikeCredential(name: string): boolean {
+  return /TOKEN|SECRET|PASSWORD|KEY/i.test(name);
+}
 
 /** Every Dockerfile ARG the build gets: the typed switches, the cache flag, and the user's overrides. */
 export function dockerBuildArgs(
@@ -280,10 +304,10 @@ export function dockerBuildArgs(
 ): Record<string, string> {
   const extra = args.extraBuildArgs ?? {};
   for (const key of Object.keys(extra)) {
-    if ((MANAGED_BUILD_ARGS as readonly string[]).includes(key)) {
+    if (isManagedBuildArg(key)) {
       throw new Error(`build arg ${key} is set by ComfyImage itself and cannot be overridden`);
     }
-    if (CREDENTIAL_LIKE.test(key)) {
+    if (looksLikeCredential(key)) {
       throw new Error(`build arg ${key} looks like a credential: build args persist in the image`);
     }
   }

@@ -11,6 +11,7 @@ import {
   type RawStackConfig,
   type StackConfig,
 } from "../../components/config";
+import { MANAGED_BUILD_ARGS, dockerBuildArgs } from "../../components/image";
 import { MODEL_VARIANTS, loadModelManifest, minVramGbFor, type ModelManifest } from "../../models";
 import { MockRecorder, installMocks, unwrap } from "../helpers/pulumiMocks";
 
@@ -423,6 +424,22 @@ describe("stack config", function () {
         [false, true, false, 60, 90],
       );
       assert.equal(config.checks.workflow, "steadydancer");
+    });
+
+    it("refuses exactly the build args ComfyImage refuses, with config's own messages", () => {
+      const base = { flashAttn: true, mmpose: true, bakeModels: false, modelVariant: "fp8" as const };
+      for (const name of [...MANAGED_BUILD_ARGS, "HF_TOKEN", "MY_SECRET", "API_KEY", "DB_PASSWORD", "COMFYUI_VERSION", "KJNODES_REF"]) {
+        const image = (() => {
+          try {
+            dockerBuildArgs({ ...base, extraBuildArgs: { [name]: "x" } });
+            return "accepted";
+          } catch {
+            return "refused";
+          }
+        })();
+        const config = parseStackConfig(raw({ "image.ref": IMAGE, "image.buildArgs": JSON.stringify([`${name}=x`]) })).ok ? "accepted" : "refused";
+        assert.equal(config, image, `${name}: config ${config}, ComfyImage ${image}`);
+      }
     });
 
     it("resolves a workflow file, assets and output folder against the project directory, and checks them", () => {

@@ -8,6 +8,7 @@ import {
   ComfyImage,
   dockerBuildArgs,
   findDockerContext,
+  imageRefProblem,
   parseImageRef,
   writePrivateFile,
   type ComfyImageArgs,
@@ -258,6 +259,22 @@ describe("ComfyImage", function () {
         STEADYDANCER_VARIANT: "fp8",
         BUILDKIT_INLINE_CACHE: "1",
       });
+    });
+
+    it("refuses what is not an image reference, with the reason config gives, instead of splitting it", () => {
+      for (const [bad, reason] of [
+        ["Not/An/Image!", /is not an image reference/],
+        ["http://ghcr.io/org/img:1", /is a URL/],
+        ["ghcr.io/org/img :1", /contains whitespace/],
+        ["repo@sha256:abc", /malformed digest/],
+        ["ghcr.io/Org/img:1", /is not an image reference/],
+        ["", /is empty/],
+      ] as const) {
+        assert.throws(() => parseImageRef(bad), reason, bad);
+        assert.equal(imageRefProblem(bad) !== undefined, true, bad);
+      }
+      assert.throws(() => new ComfyImage("badref", imageArgs({ build: false, imageName: "Not/An/Image!" })), /is not an image reference/);
+      assert.deepEqual(mocks.created, []);
     });
 
     it("splits image references into name, tag and digest", () => {
