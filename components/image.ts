@@ -110,13 +110,16 @@ export class ComfyImage extends pulumi.ComponentResource {
 
   /**
    * RemoteImage builds with `--secret id=hf_token,src=<file>`, RegistryImage pushes it. BuildKit reads secrets
-   * from a file or the provider's environment only, so the token is written to a private file (0600, removed
-   * when the program exits); state holds the file's path, never the token.
+   * from a file or the provider's environment only, so the token is written to a private file (0600) for as
+   * long as the build needs it: not at all in a preview (nothing is built), and removed as soon as the
+   * RemoteImage is built or found unchanged, or when the program exits or is interrupted before that. State
+   * holds the file's path, which never changes, never the token.
    */
   private buildWithSecret(b: BuildPlan, hfToken: pulumi.Input<string>, secretDir: string): Pushed {
+    const fileName = `${HF_TOKEN_SECRET_ID}-${safeName(pulumi.getStack())}`;
     const tokenFile = pulumi
       .secret(hfToken)
-      .apply((token) => writePrivateFile(secretDir, `${HF_TOKEN_SECRET_ID}-${safeName(pulumi.getStack())}`, token));
+      .apply((token) => (pulumi.runtime.isDryRun() ? path.join(secretDir, fileName) : writePrivateFile(secretDir, fileName, token)));
     const local = new docker.RemoteImage(
       `${b.name}-build`,
       {
@@ -139,6 +142,8 @@ export class ComfyImage extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    // The engine answers the registration only after the provider's build has read the file.
+    pulumi.all([tokenFile, local.imageId]).apply(([file]) => removePrivateFile(file));
     const pushed = new docker.RegistryImage(
       `${b.name}-push`,
       {
@@ -343,9 +348,45 @@ function defaultSecretDir(): string {
   return path.join(os.tmpdir(), `steadydancer-build-secrets-${user}`);
 }
 
+/** Secret files this process wrote and has not removed yet. */
+const privateFiles = new Set<string>();
+let cleanupInstalled = false;
+
+function removePrivateFiles(): void {
+  for (const file of privateFiles) removePrivateFile(file);
+}
+
+/** Removes a file written by writePrivateFile (no error when it is already gone). */
+export function removePrivateFile(file: string): void {
+  fs.rmSync(file, { force: true });
+  privateFiles.delete(file);
+}
+
+/**
+ * Removes the secret files on exit and on SIGINT/SIGTERM. A signal listener replaces Node's default action
+ * (ending the process): when ours is the only one, it is taken off and the signal raised again, so the
+ * process ends as it would have; when others listen, they decide what the signal does. Ours goes first, so
+ * it sees the others before a `once` listener has removed itself.
+ */
+function installCleanup(): void {
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  process.once("exit", removePrivateFiles);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    const onSignal = (): void => {
+      removePrivateFiles();
+      if (process.listenerCount(signal) > 1) return;
+      process.removeListener(signal, onSignal);
+      process.kill(process.pid, signal);
+    };
+    process.prependListener(signal, onSignal);
+  }
+}
+
 /**
  * Writes `content` to dir/fileName readable by this user only, refusing a directory others could tamper with,
- * and removes the file when the process exits. The path is stable, so it does not change the build inputs.
+ * and removes the file when the process exits or is stopped by SIGINT/SIGTERM. The path is stable, so it does
+ * not change the build inputs.
  */
 export function writePrivateFile(dir: string, fileName: string, content: string): string {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -356,7 +397,8 @@ export function writePrivateFile(dir: string, fileName: string, content: string)
   }
   const file = path.join(dir, fileName);
   fs.rmSync(file, { force: true });
+  installCleanup();
+  privateFiles.add(file);
   fs.writeFileSync(file, content, { mode: 0o600, flag: "wx" });
-  process.once("exit", () => fs.rmSync(file, { force: true }));
   return file;
 }

@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -36,6 +37,11 @@ const IMAGE = "ghcr.io/org/comfyui-steadydancer:0.1.0";
 const REPO = "ghcr.io/org/comfyui-steadydancer";
 const PASSWORD = "ghp_FAKEPASSWORD_image_test_xyz";
 const HF_TOKEN = "hf_FAKETOKEN_image_test_abcdef";
+/** Waits up to a second for `done` (an apply's side effect lands after the outputs that fed it resolve). */
+async function eventually(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
 const BUILD_TYPES = [DOCKER_IMAGE_TYPE, REMOTE_IMAGE_TYPE, REGISTRY_IMAGE_TYPE, DOCKER_TAG_TYPE];
 
 describe("ComfyImage", function () {
@@ -153,6 +159,17 @@ describe("ComfyImage", function () {
     });
 
     it("bakes gated weights with the HF token as a BuildKit secret file, never a build arg, then pushes", async () => {
+      // What the provider finds at the file when it builds: the engine hands it the RemoteImage's inputs.
+      const atBuild: { content: string; mode: number }[] = [];
+      const register = mocks.newResource.bind(mocks);
+      mocks.newResource = (args) => {
+        if (args.type === REMOTE_IMAGE_TYPE) {
+          const inputs = args.inputs as Record<string, unknown>;
+          const src = String((plain(inputs.build) as { secrets: { src: string }[] }).secrets[0]?.src);
+          atBuild.push({ content: fs.readFileSync(src, "utf8"), mode: fs.statSync(src).mode & 0o777 });
+        }
+        return register(args);
+      };
       const image = new ComfyImage(
         "bake",
         imageArgs({ bakeModels: true, hfToken: pulumi.secret(HF_TOKEN), registry: { username: "org-bot", password: PASSWORD } }),
@@ -174,9 +191,10 @@ describe("ComfyImage", function () {
       assert.equal(secrets[0]?.id, "hf_token", "the id the Dockerfile mounts");
       const file = String(secrets[0]?.src);
       assert.equal(path.dirname(file), secretDir);
-      assert.equal(fs.readFileSync(file, "utf8"), HF_TOKEN);
-      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+      assert.deepEqual(atBuild, [{ content: HF_TOKEN, mode: 0o600 }]);
       assert.equal(fs.statSync(secretDir).mode & 0o777, 0o700);
+      await eventually(() => !fs.existsSync(file));
+      assert.equal(fs.existsSync(file), false, "the token file is removed once the image is built");
       // The token is in no input at all, secret or not: only the file's path is.
       assert.deepEqual(anyInputContains(mocks.created, HF_TOKEN), []);
       assert.deepEqual(mocks.created.flatMap((r) => plaintextPaths(r.inputs, PASSWORD, r.name)), []);
@@ -191,6 +209,20 @@ describe("ComfyImage", function () {
       assert.ok(pulumi.runtime.isRpcSecret(push?.authConfig));
       assert.equal(ref, `${REPO}@${fakeDigest(`pushed:${IMAGE}`)}`);
       assert.equal(mocks.only(DOCKER_TAG_TYPE).inputs.sourceImage, IMAGE);
+    });
+
+    it("writes no token file in a preview, where nothing is built, and keeps the same build inputs", async () => {
+      const previewMocks = new MockRecorder();
+      await installMocks(previewMocks, "dev", true);
+      const stray = path.join(secretDir, "hf_token-dev");
+      fs.rmSync(stray, { force: true });
+      const image = new ComfyImage("preview", imageArgs({ bakeModels: true, hfToken: pulumi.secret(HF_TOKEN) }));
+      await unwrap(image.imageRef);
+      await settled();
+
+      const spec = plain(previewMocks.only(REMOTE_IMAGE_TYPE).inputs.build) as { secrets: { id: string; src: string }[] };
+      assert.deepEqual(spec.secrets, [{ id: "hf_token", src: stray }], "the path an update would use");
+      assert.equal(fs.existsSync(stray), false, "a preview must not write the token to disk");
     });
 
     it("refuses to build into a digest reference, before creating anything", () => {
@@ -346,6 +378,52 @@ describe("ComfyImage", function () {
       assert.equal(inBuildContext("*\n!scripts/[^x]*.sh\n", "scripts/start.sh"), true);
       assert.equal(inBuildContext("*\n!scripts/[^x]*.sh\n", "scripts/x.sh"), false);
       assert.equal(inBuildContext("# comment\n\n\\#literal\n", "#literal"), false);
+    });
+
+    describe("the token file when the program is stopped", function () {
+      const IMAGE_JS = path.resolve(__dirname, "../../components/image.js");
+
+      /** A node process that writes a secret file through writePrivateFile, then waits for a signal. */
+      function stopped(signal: NodeJS.Signals, ownHandler: boolean) {
+        const dir = fs.mkdtempSync(path.join(tmp, "sig-"));
+        fs.chmodSync(dir, 0o700);
+        const script = [
+          `const { writePrivateFile } = require(${JSON.stringify(IMAGE_JS)});`,
+          `const file = writePrivateFile(${JSON.stringify(dir)}, "hf_token-dev", "hf_secret");`,
+          ownHandler ? `process.once(${JSON.stringify(signal)}, () => { console.log("own handler"); setTimeout(() => process.exit(7), 20); });` : "",
+          'console.log("ready");',
+          "setInterval(() => {}, 1000);",
+        ].join("\n");
+        return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; left: string[] }>((resolve, reject) => {
+          const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+          let stdout = "";
+          let sent = false;
+          child.stdout.on("data", (d: Buffer) => {
+            stdout += d.toString();
+            if (!sent && stdout.includes("ready")) {
+              assert.ok(fs.existsSync(path.join(dir, "hf_token-dev")), "the file is there while the program runs");
+              sent = child.kill(signal);
+            }
+          });
+          child.on("error", reject);
+          child.on("close", (code, sig) => resolve({ code, signal: sig, stdout, left: fs.readdirSync(dir) }));
+        });
+      }
+
+      for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        it(`removes it on ${signal} and still ends the process by the signal`, async () => {
+          const run = await stopped(signal, false);
+          assert.deepEqual(run.left, [], "the token file outlived the process");
+          assert.equal(run.signal, signal, `the process must end by ${signal} as it would have (code ${run.code})`);
+        });
+      }
+
+      it("removes it on SIGTERM and leaves the signal to the program's own handler", async () => {
+        const run = await stopped("SIGTERM", true);
+        assert.deepEqual(run.left, []);
+        assert.match(run.stdout, /own handler/);
+        assert.equal(run.code, 7);
+      });
     });
 
     it("writes the secret file privately and refuses a directory others can write to", () => {

@@ -172,9 +172,12 @@ interface RegisterResponse {
   getUrn(): string;
 }
 
-/** Installs the recorder as Pulumi's mocks; also records each resource's options (deleteBeforeReplace, dependencies). */
-export async function installMocks(recorder: MockRecorder, stack = "dev"): Promise<void> {
-  await pulumi.runtime.setMocks(recorder, "steadydancer-runpod", stack, false);
+/**
+ * Installs the recorder as Pulumi's mocks; also records each resource's options (deleteBeforeReplace,
+ * dependencies). With `preview`, the program runs as in `pulumi preview` (pulumi.runtime.isDryRun() is true).
+ */
+export async function installMocks(recorder: MockRecorder, stack = "dev", preview = false): Promise<void> {
+  await pulumi.runtime.setMocks(recorder, "steadydancer-runpod", stack, preview);
   const monitor = mockMonitor();
   const register = monitor.registerResource.bind(monitor);
   // MockResourceArgs carries no resource options; read them from the request the monitor receives.
