@@ -13,6 +13,7 @@ import {
   shellCommand,
   type DeploymentChecksArgs,
 } from "../../components/checks";
+import { ComfyUIEmulator } from "../emulators/comfyui";
 import {
   CHECKS_TYPE,
   COMMAND_TYPE,
@@ -32,24 +33,6 @@ const IMAGE_REF = `ghcr.io/org/comfyui-steadydancer@sha256:${"a".repeat(64)}`;
 const AUTH_HEADER = "Authorization: Bearer SECRET_proxy_token_checks_test";
 const RESTART_KEY = "1".repeat(64);
 const REPO = path.resolve(__dirname, "../../..");
-const CLI_JS = path.join(REPO, "dist", "checks", "cli.js");
-const EMULATOR_JS = path.join(REPO, "dist", "test", "emulators", "comfyui.js");
-
-/** The part of the ComfyUI emulator (test/emulators/comfyui.ts, task B) this file uses; loaded at run time. */
-interface ComfyEmulator {
-  url: string;
-  close(): Promise<void>;
-}
-type StartEmulator = (options: Record<string, unknown>) => Promise<ComfyEmulator>;
-
-async function loadEmulator(): Promise<StartEmulator | undefined> {
-  if (!fs.existsSync(CLI_JS) || !fs.existsSync(EMULATOR_JS)) return undefined;
-  const mod: unknown = await import(EMULATOR_JS);
-  const cls: unknown = mod && typeof mod === "object" && "ComfyUIEmulator" in mod ? mod.ComfyUIEmulator : undefined;
-  const start: unknown = cls && typeof cls === "function" && "start" in cls ? cls.start : undefined;
-  return typeof start === "function" ? (options) => (start as StartEmulator).call(cls, options) : undefined;
-}
-
 /** Runs a recorded command the way @pulumi/command does: /bin/sh -c <create> in `dir`, env added to ours. */
 function runRecorded(cmd: Recorded): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const environment = (plain(cmd.inputs.environment) ?? {}) as Record<string, string>;
@@ -306,16 +289,13 @@ describe("DeploymentChecks", function () {
   });
 
   describe("against the checks CLI and the ComfyUI emulator", function () {
-    let start: StartEmulator | undefined;
-    let emulator: ComfyEmulator | undefined;
+    const start = (options: Parameters<typeof ComfyUIEmulator.start>[0]) => ComfyUIEmulator.start(options);
+    let emulator: ComfyUIEmulator | undefined;
     let out: string;
 
-    before(async function () {
-      start = await loadEmulator();
-      if (!start) {
-        console.log("      skipped: dist/checks/cli.js or the ComfyUI emulator (task B) is not built in this checkout");
-        this.skip();
-      }
+    before(() => {
+      // The commands run the compiled CLI; without it every test below would fail for an unrelated reason.
+      assert.ok(fs.existsSync(path.join(REPO, "dist", "checks", "cli.js")), "dist/checks/cli.js is not built");
       // Inside the repo (checks-output/ is git-ignored), so the command line carries it relative to the repo root.
       fs.mkdirSync(path.join(REPO, "checks-output"), { recursive: true });
       out = fs.mkdtempSync(path.join(REPO, "checks-output", "e2e-"));
@@ -332,10 +312,10 @@ describe("DeploymentChecks", function () {
 
     it("runs the exact command lines: every check passes behind an auth proxy, without printing the header", async () => {
       const secret = "SECRET_e2e_proxy_value";
-      emulator = await start?.({ mode: "success", jobMs: 50, requiredHeader: { name: "X-Proxy-Auth", value: secret } });
+      emulator = await start({ mode: "success", jobMs: 50, requiredHeader: { name: "X-Proxy-Auth", value: secret } });
       const { health, vram, generate } = await deploy(
         "e2e",
-        checksArgs({ comfyUrl: emulator?.url ?? "", authHeader: `X-Proxy-Auth: ${secret}`, minVramGb: 8, outDir: out }),
+        checksArgs({ comfyUrl: emulator.url, authHeader: `X-Proxy-Auth: ${secret}`, minVramGb: 8, outDir: out }),
       );
 
       assert.match(String(generate?.inputs.create), new RegExp(` --out checks-output/${path.basename(out)}$`));
@@ -351,17 +331,17 @@ describe("DeploymentChecks", function () {
     });
 
     it("runs the TypeScript CLI through ts-node, as a program started from source does", async () => {
-      emulator = await start?.({ mode: "success" });
+      emulator = await start({ mode: "success" });
       const cli = checksCli(path.join(REPO, "components", "checks.ts"));
-      const create = shellCommand([...cli.argv, "health", "--url", emulator?.url ?? "", "--timeout", "30"]);
+      const create = shellCommand([...cli.argv, "health", "--url", emulator.url, "--timeout", "30"]);
       const run = await runRecorded({ type: COMMAND_TYPE, name: "src", custom: true, inputs: { create, dir: cli.dir } });
       assert.equal(run.code, 0, run.stderr);
       assert.equal(parseVerdict(run.stdout, "health").ok, true);
     });
 
     it("fails a check with the verdict's message in what Pulumi shows (the command's output)", async () => {
-      emulator = await start?.({ mode: "lowVram" });
-      const { vram } = await deploy("e2efail", checksArgs({ comfyUrl: emulator?.url ?? "", minVramGb: 24, health: false, generate: false }));
+      emulator = await start({ mode: "lowVram" });
+      const { vram } = await deploy("e2efail", checksArgs({ comfyUrl: emulator.url, minVramGb: 24, health: false, generate: false }));
       assert.ok(vram);
 
       const run = await runRecorded(vram);
