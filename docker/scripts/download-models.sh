@@ -8,7 +8,9 @@
 #   MODEL_MANIFEST        manifest path                        (/opt/steadydancer/models/manifest.json)
 #   MODELS_DIR            ComfyUI models folder to fill        (/opt/ComfyUI/models)
 #   STEADYDANCER_VARIANT  fp8 | fp16 | gguf-q8_0 | gguf-q4_k_m  (fp8; falls back to the manifest's fallback)
-#   HF_TOKEN              Hugging Face token: sent as a Bearer header read from a private file, never in argv
+#   HF_TOKEN              Hugging Face token: sent as a Bearer header read from a private file, never in argv, and
+#                         only to the Hub's host: a file the Hub redirects to another host (its CDN) is fetched
+#                         from the signed URL without it, as huggingface_hub does
 #   HF_ENDPOINT           Hub base URL                         (https://huggingface.co)
 #   DOWNLOAD_MAX_TRIES    tries per request                    (8)
 #   DOWNLOAD_RETRY_WAIT   seconds between tries                (10)
@@ -163,9 +165,11 @@ header_value() {
 # ------------------------------------------------------------------ manifest
 # Per-file state, indexed like the rows of the selected variant.
 ID=() REPO=() URL=() DEST=() PART=() MSIZE=() ESTIMATE=() MSHA=() SSIZE=() SSHA=() HSTATUS=() HERROR=()
+LOCATION=() SRC_URL=() SRC_AUTH=()
 load_variant() {
   local variant=$1 id repo path target size estimate sha enc_rev enc_path
   ID=() REPO=() URL=() DEST=() PART=() MSIZE=() ESTIMATE=() MSHA=() SSIZE=() SSHA=() HSTATUS=() HERROR=()
+  LOCATION=() SRC_URL=() SRC_AUTH=()
   # Fields are joined with the unit separator: a tab is whitespace to read and would swallow empty fields.
   while IFS=$'\x1f' read -r id repo path target size estimate sha enc_rev enc_path; do
     case "/${path}/ /${target}/" in
@@ -184,6 +188,9 @@ load_variant() {
     SSHA+=("")
     HSTATUS+=("")
     HERROR+=("")
+    LOCATION+=("")
+    SRC_URL+=("")
+    SRC_AUTH+=("")
   done < <(jq -r --arg v "${variant}" '
       .files[] | select(any(.variants[]; . == $v or . == "*"))
       | [.id, .repo, .path, .target, (.size // "" | tostring), (.sizeEstimate | tostring), (.sha256 // ""),
@@ -275,10 +282,11 @@ check_disk() {
 
 # ------------------------------------------------------------------ server metadata (HEAD)
 # probe i: HEAD on the resolve URL without following the CDN redirect. An LFS file answers 302 with
-# X-Linked-Etag (its sha256) and X-Linked-Size; a plain git file answers 200 with its git sha1 as ETag, so only
-# its size can be checked. Sets HSTATUS[i], HERROR[i], SSIZE[i], SSHA[i].
+# X-Linked-Etag (its sha256), X-Linked-Size and the signed CDN URL as Location; a plain git file answers 200 with
+# its git sha1 as ETag, so only its size can be checked. Sets HSTATUS[i], HERROR[i], SSIZE[i], SSHA[i],
+# LOCATION[i] (absolute) and SRC_URL[i] / SRC_AUTH[i] (see pick_source).
 probe() {
-  local i=$1 url=${URL[$1]} hops=0 code headers="${WORK}/head" location linked etag xcode xmsg why
+  local i=$1 url=${URL[$1]} hops=0 code headers="${WORK}/head" location location_origin linked etag xcode xmsg why
   while :; do
     code=$(curl -sS -I -o /dev/null -D "${headers}" -w '%{http_code}' --user-agent "${USER_AGENT}" \
       --connect-timeout 30 --max-time 120 --retry "$((MAX_TRIES - 1))" --retry-delay "${RETRY_WAIT}" --retry-connrefused \
@@ -304,6 +312,11 @@ probe() {
     3??)
       SSIZE[i]=$(header_value "${headers}" x-linked-size)
       etag=${linked}
+      if [[ ${location} == /* ]]; then
+        origin_of location_origin "${url}"
+        location="${location_origin}${location}"
+      fi
+      LOCATION[i]=${location}
       ;;
     401 | 403)
       if [[ ${xcode} == RepoNotFound ]]; then
@@ -329,6 +342,37 @@ probe() {
     etag=${etag,,}
     if [[ ${etag} =~ ^[0-9a-f]{64}$ ]]; then SSHA[i]=${etag}; fi
     if [[ ! ${SSIZE[i]} =~ ^[0-9]+$ ]]; then SSIZE[i]=""; fi
+  fi
+  pick_source "${i}" "${url}"
+}
+
+# origin_of VAR URL: "scheme://host[:port]" of URL, lowercased; empty when URL has none.
+origin_of() {
+  local re='^([A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)'
+  if [[ $2 =~ ${re} ]]; then printf -v "$1" '%s' "${BASH_REMATCH[1],,}"; else printf -v "$1" '%s' ""; fi
+}
+
+# pick_source i PROBED_URL: what aria2c fetches for file i, and whether it gets the token. aria2c sends its
+# header= lines on every redirect hop, so given the resolve URL it would hand HF_TOKEN to the CDN host after the
+# Hub's 302 (and an S3 bucket answers a request with both a signature and an Authorization header with 400).
+# With a token and a redirect to another origin, aria2c therefore gets the signed Location itself, without the
+# header. The signed URL expires (about an hour on the Hub): aria2c's retries within this run reuse it, a later
+# round or run probes again and gets a fresh one. Without a token, or on the same origin, aria2c gets the resolve
+# URL (and the token) and follows the redirect itself. curl -L drops a custom Authorization header when a
+# redirect changes host (curl >= 7.58) or port/scheme (>= 7.83), so the curl path keeps the resolve URL.
+pick_source() {
+  local i=$1 from to
+  SRC_URL[i]=${URL[i]}
+  SRC_AUTH[i]=0
+  [[ -n ${TOKEN} ]] || return 0
+  SRC_AUTH[i]=1
+  [[ -n ${LOCATION[i]} ]] || return 0
+  origin_of from "$2"
+  origin_of to "${LOCATION[i]}"
+  if [[ -n ${to} && ${to} != "${from}" ]]; then
+    SRC_URL[i]=${LOCATION[i]}
+    SRC_AUTH[i]=0
+    log "${ID[i]}: the Hub redirects to ${to}: fetching the signed URL there, HF_TOKEN stays with ${from}"
   fi
 }
 
@@ -369,10 +413,15 @@ relay_aria2() {
         printf '  aria2c| %s\n' "${line}"
         ;;
       *)
-        if [[ ${line} =~ URI=([^[:space:]]+) ]]; then uri=${BASH_REMATCH[1]}; fi
+        # The URI aria2c was given, not the redirect target that an "Exception:" line names.
+        if [[ ${line} != *Exception:* && ${line} =~ URI=([^[:space:]]+) ]]; then uri=${BASH_REMATCH[1]}; fi
         if [[ -n ${uri} && ${line} =~ ${error_re} ]]; then
           printf '%s\t%s\n' "${uri}" "aria2c error ${BASH_REMATCH[1]}: ${BASH_REMATCH[2]}" >>"${WORK}/aria2.errors"
         fi
+        # A signed URL is a credential for its file until it expires: its query stays out of the logs.
+        while [[ ${line} =~ (://[^?[:space:]]*)\?[^[:space:]]*X-Amz-Signature=[^[:space:]]* ]]; do
+          line=${line/"${BASH_REMATCH[0]}"/"${BASH_REMATCH[1]}?(signature hidden)"}
+        done
         printf '  aria2c| %s\n' "${line}"
         ;;
     esac
@@ -391,9 +440,9 @@ fetch_aria2() {
     expect "${i}"
     # The header sits in the input file, so the token never shows in aria2c's argv.
     {
-      printf '%s\n  dir=%s\n  out=%s\n' "${URL[i]}" "${PART[i]%/*}" "${PART[i]##*/}"
+      printf '%s\n  dir=%s\n  out=%s\n' "${SRC_URL[i]:-${URL[i]}}" "${PART[i]%/*}" "${PART[i]##*/}"
       if [[ -n ${WANT_SHA} ]]; then printf '  checksum=sha-256=%s\n' "${WANT_SHA}"; fi
-      if [[ -n ${TOKEN} ]]; then printf '  header=Authorization: Bearer %s\n' "${TOKEN}"; fi
+      if [[ ${SRC_AUTH[i]} == 1 ]]; then printf '  header=Authorization: Bearer %s\n' "${TOKEN}"; fi
     } >>"${input}"
     announce_start "${i}"
   done
@@ -420,13 +469,14 @@ fetch_aria2() {
       BADSUM[i]="aria2c's sha-256 check failed"
     else
       RESULT[i]=failed
-      FAILURE[i]=$(awk -F'\t' -v u="${URL[i]}" '$1 == u { m = $2 } END { print m }' "${WORK}/aria2.errors")
+      FAILURE[i]=$(awk -F'\t' -v u="${SRC_URL[i]:-${URL[i]}}" '$1 == u { m = $2 } END { print m }' "${WORK}/aria2.errors")
       FAILURE[i]=${FAILURE[i]:-"aria2c exited with status ${TOOL_STATUS}"}
     fi
   done
 }
 
-# fetch_curl i...: one file after the other with curl; sets RESULT[i] to check / failed.
+# fetch_curl i...: one file after the other with curl; sets RESULT[i] to check / failed. curl follows the Hub's
+# redirect itself (a fresh signed URL at every try) and does not send the token to the CDN's host (see pick_source).
 fetch_curl() {
   local i why
   for i in "$@"; do

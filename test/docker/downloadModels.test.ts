@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { MODEL_VARIANTS, parseModelManifest, type ModelVariant } from "../../models";
@@ -29,6 +30,21 @@ function run(env: NodeJS.ProcessEnv, whileRunning?: (child: ChildProcess) => voi
 }
 
 const sha256 = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
+
+/** One request without following redirects, with an optional Bearer token. */
+function request(method: "HEAD" | "GET", url: string, token?: string): Promise<{ status: number; location: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers: token ? { Authorization: `Bearer ${token}` } : {} }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => { body += d.toString(); });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, location: res.headers.location ?? "", body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+const headNoFollow = (url: string, token?: string) => request("HEAD", url, token);
+const getText = (url: string, token?: string) => request("GET", url, token);
 const have = (tool: string): boolean => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 
 interface FileSpec {
@@ -280,6 +296,44 @@ describe("download-models.sh (real aria2c/curl against the Hub emulator)", funct
     assert.ok(!calls.includes("HF_TOKEN-set"), "children do not inherit HF_TOKEN");
     assert.ok(!r.stdout.includes(TOKEN) && !r.stderr.includes(TOKEN));
     assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith("download-models.")), [], "the header file is removed");
+  });
+
+  it("sends HF_TOKEN to the Hub only: no request to the CDN host carries it, with aria2c or with curl", async () => {
+    const lfs = randomBytes(MB);
+    const plain = Buffer.from('{"gated": true}\n');
+    setup([
+      { id: "gated", repo: "org/gated", path: "model.safetensors", target: "diffusion_models", data: lfs },
+      { id: "cfg", repo: "org/gated", path: "config.json", target: "diffusion_models", data: plain, lfs: false },
+    ], null);
+
+    // The emulated CDN is on another host name and answers a signed URL plus a token like S3 does.
+    const resolved = await headNoFollow(server.resolveUrl("org/gated", "model.safetensors"), TOKEN);
+    assert.equal(resolved.status, 302);
+    const signed = new URL(resolved.location);
+    assert.notEqual(signed.hostname, new URL(server.endpoint).hostname);
+    const both = await getText(signed.toString(), TOKEN);
+    assert.equal(both.status, 400);
+    assert.match(both.body, /<Code>InvalidArgument<\/Code><Message>Only one auth mechanism allowed/);
+
+    for (const [tool, extra] of [["aria2c", {}], ["curl", { PATH: pathWithout(["aria2c"]) }]] as const) {
+      fs.rmSync(modelsDir, { recursive: true, force: true });
+      const from = server.requests.length;
+      const r = await run(env({ HF_TOKEN: TOKEN, ...extra }));
+      assert.equal(r.code, 0, `${tool}:\n${r.stdout}${r.stderr}`);
+      assert.deepEqual(fs.readFileSync(placed("diffusion_models", "model.safetensors")), lfs, tool);
+      assert.deepEqual(fs.readFileSync(placed("diffusion_models", "config.json")), plain, tool);
+      const seen = server.requests.slice(from);
+      const cdn = seen.filter((q) => q.host === server.cdnHost);
+      assert.ok(cdn.some((q) => q.method === "GET" && q.status === 200), `${tool} fetched the LFS file from the CDN host`);
+      assert.deepEqual(cdn.filter((q) => q.authorization !== "none").map((q) => `${q.method} ${q.status}`), [],
+        `${tool} sent an Authorization header to the CDN host`);
+      // The Hub itself still gets the token: the HEADs, and the plain git file that it serves without a redirect.
+      const hub = seen.filter((q) => q.host !== server.cdnHost);
+      assert.ok(hub.length > 0 && hub.every((q) => q.authorization === "valid"), `${tool}: every Hub request has the token`);
+      assert.ok(hub.some((q) => q.method === "GET" && q.file === "org/gated/config.json" && q.status === 200));
+      assert.ok(!r.stdout.includes(TOKEN) && !r.stderr.includes(TOKEN));
+      assert.doesNotMatch(r.stdout + r.stderr, /X-Amz-Signature=/, "signed URLs stay out of the logs");
+    }
   });
 
   it("fails before downloading anything when the disk is too small, with the numbers", async () => {

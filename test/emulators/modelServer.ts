@@ -4,12 +4,20 @@
 //    git blob sha1 as ETag. Errors carry `X-Error-Code`/`X-Error-Message` and a JSON `{"error": …}` body:
 //    401 GatedRepo / RepoNotFound without a token, 403 GatedRepo for a token without access, 404 EntryNotFound /
 //    RevisionNotFound.
-//  - `/cdn/{sha256}?X-Amz-…` (GET/HEAD): the signed CDN object, with byte ranges (206 + Content-Range,
-//    416 with `Content-Range: bytes */size`, Accept-Ranges). Faults are injected here.
+//  - `/cdn/{sha256}?X-Amz-…` (GET/HEAD) on a DIFFERENT host name (`cdnHost`, default `localhost`; the Hub is
+//    `127.0.0.1`), like huggingface.co redirecting to cdn-lfs.hf.co / cas-bridge.xethub.hf.co: the object behind a
+//    pre-signed URL, with byte ranges (206 + Content-Range, 416 with `Content-Range: bytes */size`, Accept-Ranges).
+//    A request that carries an `Authorization` header next to the URL's signature gets S3's answer to two auth
+//    mechanisms: 400 with an XML `<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed…`
+//    (S3's documented behaviour, which hf_transfer PR #42 and bumblebee PR #314 ran into when the Hub's redirect
+//    led to S3 directly; a CloudFront edge may ignore the header instead: either way the token must not go there).
+//    A signed URL past `X-Amz-Date` + `X-Amz-Expires` gets 403 AccessDenied "Request has expired". Faults are
+//    injected here.
 //  - `/api/models/{owner}/{name}/tree/{revision}[/{dir}]`: the tree API, entries
 //    `{type, oid, size, path, lfs?: {oid, size, pointerSize}, xetHash?}`, paginated with a `Link: <…>; rel="next"` header.
 // Sources: huggingface_hub `file_download.get_hf_file_metadata` / `utils/_http.hf_raise_for_status`,
-// huggingface.js `ListFileEntry`. Listens on 127.0.0.1, port 0.
+// huggingface.js `ListFileEntry`. Listens on 127.0.0.1, port 0; `localhost` must resolve to 127.0.0.1 (it does in
+// /etc/hosts almost everywhere; curl and aria2c try the next address when ::1 comes first and refuses).
 import http from "node:http";
 import type { Socket } from "node:net";
 import { createHash, randomBytes } from "node:crypto";
@@ -37,6 +45,8 @@ export interface RecordedRequest {
   method: string;
   url: string;
   route: "resolve" | "cdn" | "tree" | "other";
+  /** Host name the request was addressed to (the Host header without the port). */
+  host: string;
   /** `repo/path` of the file the request is about, when known. */
   file?: string;
   range?: string;
@@ -59,6 +69,10 @@ export interface ModelServerOptions {
   bytesPerSecondPerConnection?: number;
   /** Tree API page size (the Hub uses 1000). */
   treePageSize?: number;
+  /** Host name of the CDN that signed URLs point at; must differ from the Hub's 127.0.0.1 (default `localhost`). */
+  cdnHost?: string;
+  /** Lifetime of a signed CDN URL (`X-Amz-Expires`, the Hub's are 3600 s). */
+  signedUrlTtlSeconds?: number;
 }
 
 interface StoredFile extends Required<Omit<HostedFile, "xet">> {
@@ -105,11 +119,19 @@ export class ModelServer {
   private readonly routeFaults: Array<{ route: RecordedRequest["route"]; status: number; times: number }> = [];
   private readonly sockets = new Set<Socket>();
 
+  /** Base URL of the CDN host that the Hub's redirects point at. */
+  readonly cdnOrigin: string;
+  readonly cdnHost: string;
+
   private constructor(
     private readonly server: http.Server,
     readonly endpoint: string,
     private readonly opts: ModelServerOptions,
-  ) {}
+  ) {
+    this.cdnHost = opts.cdnHost ?? "localhost";
+    if (this.cdnHost === new URL(endpoint).hostname) throw new Error("the CDN must be on another host name than the Hub");
+    this.cdnOrigin = `http://${this.cdnHost}:${new URL(endpoint).port}`;
+  }
 
   static start(opts: ModelServerOptions = {}): Promise<ModelServer> {
     const server = http.createServer();
@@ -163,6 +185,11 @@ export class ModelServer {
     this.routeFaults.push({ route, status, times });
   }
 
+  /** Requests addressed to the CDN host, in arrival order. */
+  cdnRequests(): RecordedRequest[] {
+    return this.requests.filter((r) => r.host === this.cdnHost);
+  }
+
   /** Requests about one file (`repo/path`), in arrival order. */
   requestsFor(repo: string, path: string): RecordedRequest[] {
     return this.requests.filter((r) => r.file === `${repo}/${path}`);
@@ -189,10 +216,12 @@ export class ModelServer {
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? "/", this.endpoint);
     const segments = url.pathname.split("/").slice(1).map((s) => decodeURIComponent(s));
+    const host = (req.headers.host ?? "").replace(/:\d+$/, "").toLowerCase();
     const record: RecordedRequest = {
       method: req.method ?? "GET",
       url: req.url ?? "/",
       route: "other",
+      host,
       status: 0,
       bytesSent: 0,
       authorization: this.authorization(req),
@@ -201,8 +230,15 @@ export class ModelServer {
     this.requests.push(record);
     res.on("finish", () => { record.status = res.statusCode; });
     res.on("close", () => { if (record.status === 0) record.status = res.statusCode; });
+    if (host === this.cdnHost) {
+      res.setHeader("x-amz-request-id", randomBytes(8).toString("hex").toUpperCase());
+      if (segments[0] === "cdn" && segments.length === 2) {
+        record.route = "cdn";
+        return this.onCdn(req, res, url, segments[1] ?? "", record);
+      }
+      return this.sendS3Error(req, res, 403, "AccessDenied", "Access Denied");
+    }
     res.setHeader("X-Request-Id", `Root=1-${randomBytes(12).toString("hex")}`);
-
     if (segments[0] === "api" && segments[1] === "models" && segments[4] === "tree") {
       record.route = "tree";
       const failing = this.routeFaults.find((f) => f.route === "tree" && f.times > 0);
@@ -211,10 +247,6 @@ export class ModelServer {
         return this.sendError(req, res, { status: failing.status, code: "", message: "Service Unavailable" });
       }
       return this.onTree(req, res, url, segments);
-    }
-    if (segments[0] === "cdn" && segments.length === 2) {
-      record.route = "cdn";
-      return this.onCdn(req, res, url, segments[1] ?? "", record);
     }
     if (segments[2] === "resolve" && segments.length >= 5) {
       record.route = "resolve";
@@ -286,7 +318,7 @@ export class ModelServer {
     if (!file) return this.sendError(req, res, { status: 404, code: "EntryNotFound", message: "Entry not found" });
     res.setHeader("X-Repo-Commit", COMMIT);
     if (file.lfs) {
-      const signed = `${this.endpoint}/cdn/${file.sha256}?X-Amz-Expires=3600&X-Amz-Signature=${randomBytes(16).toString("hex")}`;
+      const signed = this.signedUrl(file.sha256);
       const body = `Found. Redirecting to ${signed}`;
       res.writeHead(302, {
         Location: signed,
@@ -303,18 +335,51 @@ export class ModelServer {
     this.sendBody(req, res, file, key, record, `"${file.gitOid}"`);
   }
 
+  /** A pre-signed URL (SigV4 query parameters) on the CDN host, valid for `signedUrlTtlSeconds` from now. */
+  private signedUrl(sha256: string): string {
+    const date = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+    const q = new URLSearchParams({
+      "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+      "X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD",
+      "X-Amz-Credential": `EMULATORKEY/${date.slice(0, 8)}/us-east-1/s3/aws4_request`,
+      "X-Amz-Date": date,
+      "X-Amz-Expires": String(this.opts.signedUrlTtlSeconds ?? 3600),
+      "X-Amz-Signature": randomBytes(32).toString("hex"),
+      "X-Amz-SignedHeaders": "host",
+      "x-id": "GetObject",
+    });
+    return `${this.cdnOrigin}/cdn/${sha256}?${q.toString()}`;
+  }
+
+  /** S3's XML error document (the CDN's errors are S3's). */
+  private sendS3Error(req: http.IncomingMessage, res: http.ServerResponse, status: number, code: string, message: string, extra: Record<string, string> = {}): void {
+    const esc = (v: string): string => v.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+    const fields = Object.entries({ Code: code, Message: message, ...extra, RequestId: randomBytes(8).toString("hex").toUpperCase(), HostId: randomBytes(24).toString("base64") })
+      .map(([k, v]) => `<${k}>${esc(v)}</${k}>`).join("");
+    const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error>${fields}</Error>`;
+    res.writeHead(status, { "Content-Type": "application/xml", "Content-Length": Buffer.byteLength(body) });
+    res.end(req.method === "HEAD" ? undefined : body);
+  }
+
   private onCdn(req: http.IncomingMessage, res: http.ServerResponse, url: URL, sha256: string, record: RecordedRequest): void {
     const file = [...this.files.values()].find((f) => f.lfs && f.sha256 === sha256);
-    if (!url.searchParams.get("X-Amz-Signature")) {
-      res.writeHead(403, { "Content-Type": "application/xml" });
-      res.end(req.method === "HEAD" ? undefined : "<Error><Code>AccessDenied</Code><Message>Access denied</Message></Error>");
-      return;
+    if (!url.searchParams.get("X-Amz-Signature")) return this.sendS3Error(req, res, 403, "AccessDenied", "Access Denied");
+    const authorization = req.headers.authorization;
+    if (authorization !== undefined) {
+      // S3 echoes the header value back in ArgumentValue.
+      return this.sendS3Error(req, res, 400, "InvalidArgument",
+        "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified",
+        { ArgumentName: "Authorization", ArgumentValue: authorization });
     }
-    if (!file) {
-      res.writeHead(404, { "Content-Type": "application/xml" });
-      res.end(req.method === "HEAD" ? undefined : "<Error><Code>NoSuchKey</Code></Error>");
-      return;
+    const signedAt = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(url.searchParams.get("X-Amz-Date") ?? "");
+    const ttl = Number(url.searchParams.get("X-Amz-Expires"));
+    if (!signedAt || !Number.isFinite(ttl)) return this.sendS3Error(req, res, 403, "AccessDenied", "Access Denied");
+    const expires = Date.UTC(Number(signedAt[1]), Number(signedAt[2]) - 1, Number(signedAt[3]), Number(signedAt[4]), Number(signedAt[5]), Number(signedAt[6])) + ttl * 1000;
+    if (Date.now() > expires) {
+      return this.sendS3Error(req, res, 403, "AccessDenied", "Request has expired",
+        { "X-Amz-Expires": String(ttl), Expires: new Date(expires).toISOString(), ServerTime: new Date().toISOString() });
     }
+    if (!file) return this.sendS3Error(req, res, 404, "NoSuchKey", "The specified key does not exist.");
     record.file = `${file.repo}/${file.path}`;
     const key = this.key(file.repo, file.revision, file.path);
     const failing = req.method === "GET" ? this.takeFault(key, "status", (f) => (f.route ?? "cdn") === "cdn") : undefined;
