@@ -8,7 +8,9 @@
 #   DOWNLOAD_MODELS_SCRIPT (${STEADYDANCER_HOME}/scripts/download-models.sh)
 #   MODEL_MANIFEST         (${STEADYDANCER_HOME}/models/manifest.json)
 #   BAKED_MARKER           (${COMFYUI_DIR}/models/.steadydancer-baked): holds the variant baked into the image;
-#                          nothing is fetched unless STEADYDANCER_VARIANT asks for another one
+#                          nothing is fetched unless STEADYDANCER_VARIANT asks for another one (the requested
+#                          variant's fallback in the manifest counts as that variant: a build that fell back
+#                          from fp8 to fp16 bakes fp16 while the image's STEADYDANCER_VARIANT still says fp8)
 #   WORKSPACE_DIR          (/workspace): the RunPod volume
 #   MODELS_DIR             (${WORKSPACE_DIR}/models when WORKSPACE_DIR is a writable folder, else ${COMFYUI_DIR}/models)
 #   SKIP_MODEL_DOWNLOAD=1  start without fetching models
@@ -219,10 +221,37 @@ elif [[ -d ${WORKSPACE_DIR} && -w ${WORKSPACE_DIR} ]]; then
 else
   models_dir=${COMFYUI_DIR}/models
 fi
+# Whether the baked variant serves the requested one: sets baked_ok (1/0) and says why in baked_why.
+requested_variant=${STEADYDANCER_VARIANT:-}
 baked_variant=""
-if [[ -f ${BAKED_MARKER} ]]; then baked_variant=$(<"${BAKED_MARKER}"); fi
-if [[ -f ${BAKED_MARKER} ]] && [[ -z ${STEADYDANCER_VARIANT:-} || ${STEADYDANCER_VARIANT} == "${baked_variant}" ]]; then
-  log "models: ${baked_variant:-the} variant is baked into the image (${BAKED_MARKER}), nothing to fetch"
+baked_ok=0
+baked_why=""
+check_baked() {
+  local fallback=""
+  [[ -f ${BAKED_MARKER} ]] || return 0
+  baked_variant=$(<"${BAKED_MARKER}")
+  baked_variant=${baked_variant//[[:space:]]/}
+  if [[ -z ${requested_variant} || ${requested_variant} == "${baked_variant}" ]]; then
+    baked_ok=1
+    baked_why="${baked_variant:-the} variant is baked into the image (${BAKED_MARKER})"
+  elif ! command -v jq >/dev/null 2>&1 || [[ ! -r ${MODEL_MANIFEST} ]]; then
+    baked_why="its fallback cannot be read: no jq or no manifest at ${MODEL_MANIFEST}"
+  else
+    fallback=$(jq -r --arg v "${requested_variant}" '.variants[$v].fallback // empty' "${MODEL_MANIFEST}" 2>/dev/null) || fallback=""
+    if [[ -n ${fallback} && ${fallback} == "${baked_variant}" ]]; then
+      baked_ok=1
+      baked_why="${baked_variant} is baked into the image (${BAKED_MARKER}), the manifest's fallback of the requested ${requested_variant}: the build fell back to it"
+    else
+      baked_why="the manifest's fallback of ${requested_variant} is ${fallback:-none}"
+    fi
+  fi
+}
+check_baked
+if ((!baked_ok)) && [[ -f ${BAKED_MARKER} ]]; then
+  log "models: STEADYDANCER_VARIANT=${requested_variant} but the image has ${baked_variant:-an unnamed variant} baked in, which does not stand in for it (${baked_why})"
+fi
+if ((baked_ok)); then
+  log "models: ${baked_why}, nothing to fetch"
 elif [[ ${SKIP_MODEL_DOWNLOAD:-0} == 1 ]]; then
   log "models: SKIP_MODEL_DOWNLOAD=1, nothing fetched (ComfyUI looks in ${models_dir})"
 else

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { MODEL_VARIANTS } from "../../models";
+import { MODEL_VARIANTS, type ModelVariant } from "../../models";
 import { ModelServer } from "../emulators/modelServer";
 
 const SCRIPTS = path.resolve(__dirname, "../../../docker/scripts");
@@ -256,9 +256,9 @@ describe("start.sh (stub GPU tools, stub ComfyUI)", function () {
     beforeEach(async () => { server = await ModelServer.start(); });
     afterEach(async () => { await server.close(); });
 
-    function manifestFor(files: Array<{ id: string; path: string; target: string; data: Buffer }>): string {
+    function manifestFor(files: Array<{ id: string; path: string; target: string; data: Buffer }>, fallbacks: Partial<Record<ModelVariant, ModelVariant>> = {}): string {
       const file = path.join(dir, "manifest.json");
-      const variants = Object.fromEntries(MODEL_VARIANTS.map((v) => [v, { description: v, minVramGb: 24, fallback: null }]));
+      const variants = Object.fromEntries(MODEL_VARIANTS.map((v) => [v, { description: v, minVramGb: 24, fallback: fallbacks[v] ?? null }]));
       fs.writeFileSync(file, JSON.stringify({
         schemaVersion: 1,
         variants,
@@ -332,6 +332,27 @@ describe("start.sh (stub GPU tools, stub ComfyUI)", function () {
       assert.equal(other.code, 0, other.stdout + other.stderr);
       assert.match(other.stdout, /models: fetching into .*workspace\/models/);
       assert.equal(fs.readFileSync(path.join(dir, "workspace", "models", ".steadydancer-variant"), "utf8"), "fp16\n");
+    });
+
+    it("takes a baked fp16 (the build fell back from fp8) as serving STEADYDANCER_VARIANT=fp8: no 33 GB download at each start", async () => {
+      const env = downloadEnv(manifestFor([{ id: "dit", path: "dit.safetensors", target: "diffusion_models", data: randomBytes(1000) }],
+        { fp8: "fp16" }));
+      fs.writeFileSync(path.join(comfy, "models", ".steadydancer-baked"), "fp16\n");
+      const o = await start({ ...env, STEADYDANCER_VARIANT: "fp8" });
+      assert.equal(o.code, 0, o.stdout + o.stderr);
+      assert.match(o.stdout, /models: fp16 is baked into the image \(.*\.steadydancer-baked\), the manifest's fallback of the requested fp8: the build fell back to it, nothing to fetch/);
+      assert.equal(server.requests.length, 0, "not even a HEAD");
+      assert.ok(!fs.existsSync(path.join(dir, "workspace", "models")), "nothing written to the volume");
+      assert.ok(o.record, "ComfyUI started");
+
+      // A baked variant that is not the requested one's fallback does not stand in for it.
+      fs.rmSync(path.join(comfy, "record.json"));
+      fs.writeFileSync(path.join(comfy, "models", ".steadydancer-baked"), "gguf-q8_0\n");
+      const other = await start({ ...env, STEADYDANCER_VARIANT: "fp8" });
+      assert.equal(other.code, 0, other.stdout + other.stderr);
+      assert.match(other.stdout, /models: STEADYDANCER_VARIANT=fp8 but the image has gguf-q8_0 baked in, which does not stand in for it \(the manifest's fallback of fp8 is fp16\)/);
+      assert.match(other.stdout, /models: fetching into .*workspace\/models/);
+      assert.equal(fs.readFileSync(path.join(dir, "workspace", "models", ".steadydancer-variant"), "utf8"), "fp8\n");
     });
 
     it("stops cleanly on SIGTERM during the download, keeping the partial file for the next start", async () => {
