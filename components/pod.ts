@@ -2,7 +2,7 @@
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { Pod, Registry } from "../runpod";
+import { CONTAINER_RESETTING_FIELDS, Pod, Registry, type PodArgs } from "../runpod";
 import type { ModelVariant } from "../models";
 
 /** The port ComfyUI listens on inside the image; RunPod's proxy serves it over https. */
@@ -72,27 +72,27 @@ export class GpuPod extends pulumi.ComponentResource {
         )
       : undefined;
 
-    const env = podEnv(args, args.hfToken);
+    const podArgs: PodArgs = {
+      name: podName,
+      image: args.image,
+      gpuTypeIds: args.gpuTypes,
+      gpuCount: args.gpuCount,
+      cloud: args.cloud,
+      dataCenterIds: args.dataCenters,
+      containerDiskGb: args.containerDiskGb,
+      volumeGb: args.volumeGb,
+      networkVolumeId: args.networkVolumeId,
+      volumeMountPath: args.volumeMountPath,
+      ports: args.ports,
+      env: podEnv(args, args.hfToken),
+      registryId: registry?.registryId,
+      readyTimeoutSeconds: args.readyTimeoutMinutes * 60,
+      deleteOnFailure: args.deleteOnFailure,
+      createBeforeDelete: args.createBeforeDelete,
+    };
     const pod = new Pod(
       `${name}-pod`,
-      {
-        name: podName,
-        image: args.image,
-        gpuTypeIds: args.gpuTypes,
-        gpuCount: args.gpuCount,
-        cloud: args.cloud,
-        dataCenterIds: args.dataCenters,
-        containerDiskGb: args.containerDiskGb,
-        volumeGb: args.volumeGb,
-        networkVolumeId: args.networkVolumeId,
-        volumeMountPath: args.volumeMountPath,
-        ports: args.ports,
-        env,
-        registryId: registry?.registryId,
-        readyTimeoutSeconds: args.readyTimeoutMinutes * 60,
-        deleteOnFailure: args.deleteOnFailure,
-        createBeforeDelete: args.createBeforeDelete,
-      },
+      podArgs,
       { parent: this, deleteBeforeReplace: !args.createBeforeDelete },
     );
 
@@ -105,16 +105,7 @@ export class GpuPod extends pulumi.ComponentResource {
     this.sshCommand = pod.sshCommand;
     this.costPerHour = pod.costPerHour;
     this.gpuType = pod.gpuTypeId;
-    this.restartKey = restartKeyOf({
-      image: args.image,
-      env,
-      ports: args.ports,
-      containerDiskGb: args.containerDiskGb,
-      volumeGb: args.volumeGb ?? null,
-      networkVolumeId: args.networkVolumeId ?? null,
-      volumeMountPath: args.volumeMountPath,
-      registryId: registry ? registry.registryId : null,
-    });
+    this.restartKey = restartKeyOf(podArgs);
     this.registerOutputs({
       comfyUrl: this.comfyUrl,
       podId: this.podId,
@@ -139,35 +130,14 @@ function podEnv(args: Pick<GpuPodArgs, "env" | "modelVariant" | "volumeMountPath
   return pulumi.output(hfToken === undefined ? env : { ...env, HF_TOKEN: pulumi.secret(hfToken) });
 }
 
-/**
- * The Pod inputs whose in-place update recreates the container (RESETTING_FIELDS in runpod/podLogic.ts; a new
- * registry is a new registryId). Keep the two lists in step.
- */
-interface RestartingInputs {
-  image: pulumi.Input<string>;
-  env: pulumi.Input<Record<string, pulumi.Input<string>>>;
-  ports: string[];
-  containerDiskGb: number;
-  volumeGb: number | null;
-  networkVolumeId: string | null;
-  volumeMountPath: string;
-  registryId: pulumi.Input<string> | null;
-}
-
-function restartKeyOf(inputs: RestartingInputs): pulumi.Output<string> {
-  const key = pulumi.all([inputs.image, inputs.env, inputs.registryId]).apply(([image, env, registryId]) => {
+/** A hash of the Pod inputs whose in-place update recreates the container: it changes exactly when the pod restarts. */
+function restartKeyOf(podArgs: PodArgs): pulumi.Output<string> {
+  const restarting = Object.fromEntries(CONTAINER_RESETTING_FIELDS.map((field) => [field, podArgs[field] ?? null]));
+  const key = pulumi.output(restarting).apply((values) => {
     // Env key order means nothing to RunPod; port order is compared as sent, so it stays.
+    const env = (values.env ?? {}) as Record<string, string>;
     const sortedEnv = Object.fromEntries(Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    const canonical = JSON.stringify([
-      image,
-      sortedEnv,
-      inputs.ports,
-      inputs.containerDiskGb,
-      inputs.volumeGb,
-      inputs.networkVolumeId,
-      inputs.volumeMountPath,
-      registryId,
-    ]);
+    const canonical = JSON.stringify(CONTAINER_RESETTING_FIELDS.map((field) => (field === "env" ? sortedEnv : values[field])));
     return createHash("sha256").update(canonical).digest("hex");
   });
   // Secret even without a token: pod.env values may be sensitive, and a hash of low-entropy values can be guessed.

@@ -5,3 +5,5 @@ export { Pod, type PodArgs } from "./podResource";
 export { Registry, type RegistryArgs } from "./registryResource";
 export type { PodInputs, PodOutputs, PortMapping, RegistryInputs, RegistryOutputs } from "./schemas";
 export { DEFAULT_API_URL } from "./schemas";
+/** Pod inputs whose in-place change recreates the container. */
+export { RESETTING_FIELDS as CONTAINER_RESETTING_FIELDS } from "./podLogic";

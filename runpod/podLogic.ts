@@ -213,7 +213,7 @@ function sameEnv(a: Record<string, string> | undefined, b: Record<string, string
 }
 
 /** Fields a PATCH changes by recreating the container (disk wiped, new port mappings). */
-const RESETTING_FIELDS = ["image", "containerDiskGb", "ports", "env", "registryId", "volumeGb", "networkVolumeId", "volumeMountPath"] as const;
+export const RESETTING_FIELDS = ["image", "containerDiskGb", "ports", "env", "registryId", "volumeGb", "networkVolumeId", "volumeMountPath"] as const;
 /** Fields that are ours only: changing them touches no API. */
 const LOCAL_FIELDS = ["readyTimeoutSeconds", "deleteOnFailure", "createBeforeDelete", "gpuTypeIds", "dataCenterIds"] as const;
 
