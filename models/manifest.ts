@@ -34,7 +34,10 @@ export function modelManifestSchema() {
     variants: z.array(z.union([variant, z.literal("*")])).min(1),
     /** Hugging Face repository (owner/name) and revision the file comes from. */
     repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/),
+    /** A commit sha once pinned (`npm run models:pin` writes it), so the size and sha256 cannot move under it. */
     revision: z.string().min(1),
+    /** Branch or tag that `npm run models:pin` resolves to the commit in `revision` (absent: `revision` itself). */
+    trackedRevision: z.string().min(1).optional(),
     /** Path of the file inside the repository. */
     path: z.string().min(1),
     /** Full download URL on huggingface.co; the script rebuilds it from HF_ENDPOINT when that is set. */
@@ -93,6 +96,9 @@ export function loadModelManifest(file = defaultManifestPath()): ModelManifest {
 }
 
 export const DEFAULT_HF_ENDPOINT = "https://huggingface.co";
+
+/** A full git commit sha, as the Hub gives in `sha` and `X-Repo-Commit`: a revision that cannot move. */
+export const isCommitSha = (revision: string): boolean => /^[0-9a-f]{40}$/.test(revision);
 
 /** The Hub URL of a file (`{endpoint}/{repo}/resolve/{revision}/{path}`), as download-models.sh rebuilds it. */
 export function hubResolveUrl(file: Pick<ModelFile, "repo" | "revision" | "path">, endpoint = DEFAULT_HF_ENDPOINT): string {

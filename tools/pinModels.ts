@@ -1,5 +1,9 @@
-// `npm run models:pin [-- --manifest <file>] [--endpoint <url>] [--dry-run]`: fills `size` and `sha256` of every file
-// in the model manifest from the Hugging Face tree API, for a user who has network, and rewrites the manifest.
+// `npm run models:pin [-- --manifest <file>] [--endpoint <url>] [--dry-run]`: pins every file of the model manifest
+// for a user who has network, and rewrites the manifest. The file's branch or tag (`trackedRevision`, else
+// `revision`) is resolved to a commit sha with `GET /api/models/{repo}/revision/{revision}` (huggingface_hub
+// `model_info`, field `sha`); that sha becomes the file's `revision` and part of its `url`, and `size` and `sha256`
+// come from the tree API at that commit. A later push to the branch then changes nothing the download script
+// fetches; running models:pin again moves the pins to the branch's new head.
 // An LFS entry carries its sha256 as `lfs.oid`; a plain git file only has its git blob sha1 (`oid`), so its sha256
 // stays null and download-models.sh checks its size. HF_TOKEN (sent as a Bearer header, never printed) opens gated
 // or private repos; HF_ENDPOINT points at a mirror.
@@ -10,6 +14,7 @@ import {
   DEFAULT_HF_ENDPOINT,
   defaultManifestPath,
   hubResolveUrl,
+  isCommitSha,
   parseModelManifest,
   type ModelFile,
 } from "../models";
@@ -26,11 +31,14 @@ const treeEntrySchema = z.object({
 });
 type TreeEntry = z.infer<typeof treeEntrySchema>;
 const treePageSchema = z.array(treeEntrySchema);
+/** The part of `GET /api/models/{repo}/revision/{revision}` (huggingface_hub `ModelInfo`) used here. */
+const modelInfoSchema = z.looseObject({ sha: z.string().regex(/^[0-9a-f]{40}$/, "must be a 40-hex commit sha") });
 
 /** The manifest file as JSON, kept as read so that key order and unknown fields survive the rewrite. */
 const rawManifestSchema = z.looseObject({
-  files: z.array(z.looseObject({ id: z.string(), repo: z.string(), revision: z.string(), path: z.string() })),
+  files: z.array(z.looseObject({ id: z.string(), repo: z.string(), revision: z.string(), trackedRevision: z.string().optional(), path: z.string() })),
 });
+type RawFile = z.infer<typeof rawManifestSchema>["files"][number];
 
 export interface PinOptions {
   manifestPath: string;
@@ -44,9 +52,10 @@ export interface PinOptions {
   log?: (line: string) => void;
 }
 
+/** `revision` is the commit the file was pinned at, `trackedRevision` the branch or tag resolved to it. */
 export type PinOutcome =
-  | { id: string; status: "pinned" | "unchanged" | "changed"; size: number; sha256: string; previous?: { size: number | null; sha256: string | null } }
-  | { id: string; status: "size-only"; size: number; reason: string }
+  | { id: string; status: "pinned" | "unchanged" | "changed"; size: number; sha256: string; revision: string; trackedRevision: string; previous?: { size: number | null; sha256: string | null } }
+  | { id: string; status: "size-only"; size: number; reason: string; revision: string; trackedRevision: string }
   | { id: string; status: "failed"; reason: string };
 
 export interface PinReport {
@@ -103,6 +112,15 @@ function nextLink(headers: Record<string, unknown>): string | undefined {
   return /<([^>]+)>\s*;\s*rel="next"/.exec(link)?.[1];
 }
 
+/** The commit sha a branch, tag or sha of a repo points at now. */
+async function resolveCommit(http: AxiosInstance, endpoint: string, repo: string, revision: string, retries: number, delayMs: number): Promise<string> {
+  const url = `${endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}`;
+  const { data } = await getWithRetry(http, url, retries, delayMs);
+  const info = modelInfoSchema.safeParse(data);
+  if (!info.success) throw new HubError(`unexpected model info from ${url}: ${z.prettifyError(info.error)}`);
+  return info.data.sha;
+}
+
 /** All entries of one folder of a repo at a revision, following the tree API's pagination. */
 async function listFolder(http: AxiosInstance, endpoint: string, repo: string, revision: string, dir: string, retries: number, delayMs: number): Promise<TreeEntry[]> {
   const dirPart = dir === "" ? "" : `/${dir.split("/").map(encodeURIComponent).join("/")}`;
@@ -137,14 +155,14 @@ function lookalikes(wanted: string, entries: TreeEntry[]): string[] {
     .slice(0, 5);
 }
 
-function pinOne(file: ModelFile, entries: TreeEntry[]): PinOutcome {
+function pinOne(file: ModelFile, entries: TreeEntry[], commit: string, tracked: string): PinOutcome {
   const entry = entries.find((e) => e.type === "file" && e.path === file.path);
   if (!entry) {
     const near = lookalikes(file.path, entries);
     return {
       id: file.id,
       status: "failed",
-      reason: `${file.path} is not in ${file.repo}@${file.revision}${near.length ? `; that folder has: ${near.join(", ")}` : ""}`,
+      reason: `${file.path} is not in ${file.repo}@${tracked}${tracked === commit ? "" : ` (commit ${commit})`}${near.length ? `; that folder has: ${near.join(", ")}` : ""}`,
     };
   }
   if (!entry.lfs) {
@@ -152,6 +170,8 @@ function pinOne(file: ModelFile, entries: TreeEntry[]): PinOutcome {
       id: file.id,
       status: "size-only",
       size: entry.size,
+      revision: commit,
+      trackedRevision: tracked,
       reason: `not stored in LFS: the tree gives only its git blob sha1 (${entry.oid}), not a sha256; sha256 stays null and downloads are checked by size`,
     };
   }
@@ -159,7 +179,25 @@ function pinOne(file: ModelFile, entries: TreeEntry[]): PinOutcome {
   if (!sha.success) return { id: file.id, status: "failed", reason: `the tree API gave an LFS oid that is not a sha256: ${entry.lfs.oid}` };
   const previous = { size: file.size, sha256: file.sha256 };
   const status = file.sha256 === null && file.size === null ? "pinned" : file.sha256 === sha.data && file.size === entry.lfs.size ? "unchanged" : "changed";
-  return { id: file.id, status, size: entry.lfs.size, sha256: sha.data, ...(status === "changed" ? { previous } : {}) };
+  return { id: file.id, status, size: entry.lfs.size, sha256: sha.data, revision: commit, trackedRevision: tracked, ...(status === "changed" ? { previous } : {}) };
+}
+
+/**
+ * The manifest entry pinned at `commit`, remembering the branch or tag it came from right after `revision` (key
+ * order kept, so the rewrite stays a small diff).
+ */
+function withRevision(entry: RawFile, commit: string, tracked: string): RawFile {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(entry)) {
+    if (k === "trackedRevision") continue;
+    if (k === "revision") {
+      out.revision = commit;
+      if (tracked !== commit && !isCommitSha(tracked)) out.trackedRevision = tracked;
+      continue;
+    }
+    out[k] = v;
+  }
+  return out as RawFile;
 }
 
 export async function pinManifest(opts: PinOptions): Promise<PinReport> {
@@ -177,29 +215,55 @@ export async function pinManifest(opts: PinOptions): Promise<PinReport> {
     maxRedirects: 5,
   });
 
-  // One listing per folder: files of a repo usually share a few folders.
-  const folders = new Map<string, { repo: string; revision: string; dir: string; files: ModelFile[] }>();
-  for (const f of manifest.files) {
-    const key = `${f.repo}@${f.revision}:${folderOf(f.path)}`;
-    const group = folders.get(key) ?? { repo: f.repo, revision: f.revision, dir: folderOf(f.path), files: [] };
-    group.files.push(f);
-    folders.set(key, group);
-  }
+  const retries = opts.retries ?? 4;
+  const delayMs = opts.retryDelayMs ?? 1000;
   const byId = new Map<string, PinOutcome>();
   let unreachable: string | undefined;
-  for (const group of folders.values()) {
-    const where = `${group.repo}@${group.revision}/${group.dir}`;
+  const fail = (files: ModelFile[], reason: string): void => {
+    for (const f of files) byId.set(f.id, { id: f.id, status: "failed", reason });
+  };
+
+  // One commit lookup per repo and branch, then one listing per folder at that commit.
+  const refs = new Map<string, { repo: string; tracked: string; files: ModelFile[] }>();
+  for (const f of manifest.files) {
+    const tracked = f.trackedRevision ?? f.revision;
+    const key = `${f.repo}@${tracked}`;
+    const group = refs.get(key) ?? { repo: f.repo, tracked, files: [] };
+    group.files.push(f);
+    refs.set(key, group);
+  }
+  for (const ref of refs.values()) {
+    const where = `${ref.repo}@${ref.tracked}`;
     if (unreachable !== undefined) {
-      for (const f of group.files) byId.set(f.id, { id: f.id, status: "failed", reason: unreachable });
+      fail(ref.files, unreachable);
       continue;
     }
+    let commit: string;
     try {
-      const entries = await listFolder(http, endpoint, group.repo, group.revision, group.dir, opts.retries ?? 4, opts.retryDelayMs ?? 1000);
-      for (const f of group.files) byId.set(f.id, pinOne(f, entries));
+      commit = await resolveCommit(http, endpoint, ref.repo, ref.tracked, retries, delayMs);
     } catch (err) {
       if (!(err instanceof HubError)) throw err;
-      if (err.unreachable) unreachable = err.message; // no point asking again for every folder
-      for (const f of group.files) byId.set(f.id, { id: f.id, status: "failed", reason: `listing ${where}: ${err.message}` });
+      if (err.unreachable) unreachable = err.message; // no point asking again for every repo
+      fail(ref.files, `resolving ${where} to a commit: ${err.message}`);
+      continue;
+    }
+    const moved = [...new Set(ref.files.map((f) => f.revision).filter((r) => r !== commit))];
+    log(`${where} is commit ${commit}${moved.length > 0 ? ` (was ${moved.join(", ")})` : ""}`);
+    const folders = new Map<string, ModelFile[]>();
+    for (const f of ref.files) folders.set(folderOf(f.path), [...(folders.get(folderOf(f.path)) ?? []), f]);
+    for (const [dir, files] of folders) {
+      if (unreachable !== undefined) {
+        fail(files, unreachable);
+        continue;
+      }
+      try {
+        const entries = await listFolder(http, endpoint, ref.repo, commit, dir, retries, delayMs);
+        for (const f of files) byId.set(f.id, pinOne(f, entries, commit, ref.tracked));
+      } catch (err) {
+        if (!(err instanceof HubError)) throw err;
+        if (err.unreachable) unreachable = err.message;
+        fail(files, `listing ${where}/${dir} (commit ${commit}): ${err.message}`);
+      }
     }
   }
 
@@ -213,18 +277,20 @@ export async function pinManifest(opts: PinOptions): Promise<PinReport> {
       continue;
     }
     if (o.status === "size-only") {
-      log(`size only ${o.id}: ${o.size} bytes; ${o.reason}`);
+      log(`size only ${o.id}: ${o.size} bytes at ${o.revision.slice(0, 12)}; ${o.reason}`);
       entry.size = o.size;
       entry.sizeEstimate = o.size;
       entry.sha256 = null;
     } else {
       const was = o.status === "changed" && o.previous ? ` (was ${o.previous.size ?? "null"} bytes, sha256 ${o.previous.sha256 ?? "null"})` : "";
-      log(`${o.status.padEnd(9)} ${o.id}: ${o.size} bytes, sha256 ${o.sha256}${was}`);
+      log(`${o.status.padEnd(9)} ${o.id}: ${o.size} bytes, sha256 ${o.sha256} at ${o.revision.slice(0, 12)}${was}`);
       entry.size = o.size;
       entry.sizeEstimate = o.size;
       entry.sha256 = o.sha256;
     }
-    entry.url = hubResolveUrl(f);
+    const pinned = withRevision(entry, o.revision, o.trackedRevision);
+    pinned.url = hubResolveUrl({ ...f, revision: o.revision });
+    raw.files[i] = pinned;
   }
 
   const failed = outcomes.filter((o) => o.status === "failed").length;
@@ -266,7 +332,9 @@ function parseArgs(argv: string[]): z.infer<typeof argsSchema> {
     else if (a === "--dry-run") out.dryRun = true;
     else if (a === "--help" || a === "-h") {
       console.log("usage: npm run models:pin [-- --manifest <file>] [--endpoint <url>] [--dry-run]\n" +
-        "Fills size and sha256 of every manifest file from the Hugging Face tree API. HF_TOKEN opens gated repos; HF_ENDPOINT sets the Hub URL.");
+        "Pins every manifest file at the commit its branch (trackedRevision, else revision) points at now: writes that\n" +
+        "commit as revision and into url, and size and sha256 from the Hugging Face tree API at it.\n" +
+        "HF_TOKEN opens gated repos; HF_ENDPOINT sets the Hub URL.");
       process.exit(0);
     } else throw new Error(`unknown argument ${a ?? ""} (try --help)`);
   }

@@ -164,20 +164,21 @@ header_value() {
 
 # ------------------------------------------------------------------ manifest
 # Per-file state, indexed like the rows of the selected variant.
-ID=() REPO=() URL=() DEST=() PART=() MSIZE=() ESTIMATE=() MSHA=() SSIZE=() SSHA=() HSTATUS=() HERROR=()
+ID=() REPO=() REVISION=() URL=() DEST=() PART=() MSIZE=() ESTIMATE=() MSHA=() SSIZE=() SSHA=() HSTATUS=() HERROR=()
 LOCATION=() SRC_URL=() SRC_AUTH=()
 load_variant() {
-  local variant=$1 id repo path target size estimate sha enc_rev enc_path
-  ID=() REPO=() URL=() DEST=() PART=() MSIZE=() ESTIMATE=() MSHA=() SSIZE=() SSHA=() HSTATUS=() HERROR=()
+  local variant=$1 id repo revision path target size estimate sha enc_rev enc_path
+  ID=() REPO=() REVISION=() URL=() DEST=() PART=() MSIZE=() ESTIMATE=() MSHA=() SSIZE=() SSHA=() HSTATUS=() HERROR=()
   LOCATION=() SRC_URL=() SRC_AUTH=()
   # Fields are joined with the unit separator: a tab is whitespace to read and would swallow empty fields.
-  while IFS=$'\x1f' read -r id repo path target size estimate sha enc_rev enc_path; do
+  while IFS=$'\x1f' read -r id repo revision path target size estimate sha enc_rev enc_path; do
     case "/${path}/ /${target}/" in
       *"/../"* | *"//"*) die 2 "manifest entry ${id} has an unsafe path or target ('${path}' -> '${target}')" ;;
       *) ;;
     esac
     ID+=("${id}")
     REPO+=("${repo}")
+    REVISION+=("${revision}")
     URL+=("${ENDPOINT}/${repo}/resolve/${enc_rev}/${enc_path}")
     DEST+=("${MODELS_DIR}/${target}/${path##*/}")
     PART+=("${MODELS_DIR}/${target}/${path##*/}.part")
@@ -193,10 +194,21 @@ load_variant() {
     SRC_AUTH+=("")
   done < <(jq -r --arg v "${variant}" '
       .files[] | select(any(.variants[]; . == $v or . == "*"))
-      | [.id, .repo, .path, .target, (.size // "" | tostring), (.sizeEstimate | tostring), (.sha256 // ""),
+      | [.id, .repo, .revision, .path, .target, (.size // "" | tostring), (.sizeEstimate | tostring), (.sha256 // ""),
          (.revision | @uri), (.path | split("/") | map(@uri) | join("/"))]
       | join("\u001f")' "${MANIFEST}" || true)
   ((${#ID[@]} > 0)) || die 2 "the manifest lists no files for variant ${variant}"
+}
+
+# stale_pin i: why a pinned size or sha256 can differ from the server's, and what to do about it.
+STALE=""
+stale_pin() {
+  if [[ ${REVISION[$1]} =~ ^[0-9a-f]{40}$ ]]; then
+    STALE="the manifest pins commit ${REVISION[$1]}, whose files do not change, so the pinned value is wrong (edited by hand?)"
+  else
+    STALE="revision '${REVISION[$1]}' is a branch or tag and has moved on since the manifest was pinned"
+  fi
+  STALE="${STALE}; re-run npm run models:pin (it pins the current commit with its sizes and sha256) and rebuild or redeploy with the new manifest"
 }
 
 # Best known size / sha256 of file i: the manifest's, else the server's; empty when unknown.
@@ -564,7 +576,12 @@ download() {
             warn "${ID[i]}: checksum mismatch (${BADSUM[i]}): deleted, fetching it once more"
             again+=("${i}")
           else
-            failures+=("5|${ID[i]}: checksum mismatch again after a fresh download from ${URL[i]} (${BADSUM[i]}): the server's file is not the pinned one or the transfer is corrupted; check the manifest sha256 (npm run models:pin)")
+            if [[ -n ${MSHA[i]} ]]; then
+              stale_pin "${i}"
+              failures+=("5|${ID[i]}: checksum mismatch again after a fresh download from ${URL[i]} (${BADSUM[i]}): the pinned sha256 no longer matches what the server sends, or the transfer is corrupted. If the server's file changed: ${STALE}")
+            else
+              failures+=("5|${ID[i]}: checksum mismatch again after a fresh download from ${URL[i]} (${BADSUM[i]}): the bytes do not match the server's own LFS sha256, so the transfer is corrupted (a proxy, the network or the disk)")
+            fi
           fi
           ;;
         *)
@@ -644,10 +661,12 @@ while :; do
   fetch=()
   for i in "${todo[@]}"; do
     if [[ -n ${MSHA[i]} && -n ${SSHA[i]} && ${MSHA[i]} != "${SSHA[i]}" ]]; then
-      die 5 "${ID[i]}: the file at ${URL[i]} is not the pinned one (server sha256 ${SSHA[i]}, manifest ${MSHA[i]}): the revision has moved; pin a commit as revision or re-run npm run models:pin"
+      stale_pin "${i}"
+      die 5 "${ID[i]}: the pinned sha256 no longer matches the server's file at ${URL[i]} (server ${SSHA[i]}, manifest ${MSHA[i]}): ${STALE}"
     fi
     if [[ -n ${MSIZE[i]} && -n ${SSIZE[i]} && ${MSIZE[i]} != "${SSIZE[i]}" ]]; then
-      die 5 "${ID[i]}: the file at ${URL[i]} has ${SSIZE[i]} bytes, the manifest pins ${MSIZE[i]}: the revision has moved; re-run npm run models:pin"
+      stale_pin "${i}"
+      die 5 "${ID[i]}: the pinned size no longer matches the server's file at ${URL[i]} (server ${SSIZE[i]} bytes, manifest ${MSIZE[i]}): ${STALE}"
     fi
     # Present but only checkable against the server's hash: check it now that the hash is known.
     if [[ -f ${DEST[i]} ]]; then

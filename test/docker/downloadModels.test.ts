@@ -256,7 +256,7 @@ describe("download-models.sh (real aria2c/curl against the Hub emulator)", funct
     server.addFault("org/models", "dit.safetensors", { kind: "corrupt", offset: 10, times: 2 });
     const r = await run(env());
     assert.equal(r.code, 5, r.stdout + r.stderr);
-    assert.match(r.stderr, /ERROR: dit: checksum mismatch again after a fresh download from http:\/\/127\.0\.0\.1:\d+\/org\/models\/resolve\/main\/dit\.safetensors/);
+    assert.match(r.stderr, /ERROR: dit: checksum mismatch again after a fresh download from http:\/\/127\.0\.0\.1:\d+\/org\/models\/resolve\/main\/dit\.safetensors .*: the pinned sha256 no longer matches what the server sends, or the transfer is corrupted\. If the server's file changed: .*re-run npm run models:pin/);
     assert.equal(cdnGets("org/models", "dit.safetensors").length, 2, "exactly one re-fetch");
     assert.ok(!fs.existsSync(placed("diffusion_models", "dit.safetensors")), "a corrupt file is never put in place");
     assert.ok(!fs.existsSync(placed("diffusion_models", "dit.safetensors.part")), "nor kept");
@@ -374,11 +374,23 @@ describe("download-models.sh (real aria2c/curl against the Hub emulator)", funct
   it("stops before downloading when the server's file is not the pinned one", async () => {
     const data = randomBytes(MB);
     setup([{ id: "dit", path: "dit.safetensors", target: "diffusion_models", data, pin: true }]);
-    server.host({ repo: "org/models", path: "dit.safetensors", data: randomBytes(MB) }); // the revision moved on
+    const pinnedAt = server.commitOf("org/models") ?? "";
+    server.host({ repo: "org/models", path: "dit.safetensors", data: randomBytes(MB) }); // main moved on
     const r = await run(env());
     assert.equal(r.code, 5, r.stdout + r.stderr);
-    assert.match(r.stderr, /dit: the file at .* is not the pinned one \(server sha256 [0-9a-f]{64}, manifest [0-9a-f]{64}\)/);
+    assert.match(r.stderr, /ERROR: dit: the pinned sha256 no longer matches the server's file at .*\/resolve\/main\/dit\.safetensors \(server [0-9a-f]{64}, manifest [0-9a-f]{64}\): revision 'main' is a branch or tag and has moved on since the manifest was pinned; re-run npm run models:pin/);
     assert.equal(cdnGets("org/models", "dit.safetensors").length, 0);
+
+    // Pinned at a commit, a hash that differs from the server's is the pin's own fault.
+    const manifest = JSON.parse(fs.readFileSync(manifestPath, "utf8")) as { files: Array<{ revision: string; sha256: string | null }> };
+    const first = manifest.files[0];
+    assert.ok(first);
+    first.revision = pinnedAt;
+    first.sha256 = sha256(randomBytes(8));
+    fs.writeFileSync(manifestPath, JSON.stringify(manifest));
+    const atCommit = await run(env());
+    assert.equal(atCommit.code, 5, atCommit.stdout + atCommit.stderr);
+    assert.match(atCommit.stderr, new RegExp(`the manifest pins commit ${pinnedAt}, whose files do not change, so the pinned value is wrong .*re-run npm run models:pin`));
   });
 
   it("falls back to curl when aria2c is missing: resumes across runs, verifies, re-fetches a corrupt file once", async () => {

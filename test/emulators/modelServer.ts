@@ -15,7 +15,12 @@
 //    injected here.
 //  - `/api/models/{owner}/{name}/tree/{revision}[/{dir}]`: the tree API, entries
 //    `{type, oid, size, path, lfs?: {oid, size, pointerSize}, xetHash?}`, paginated with a `Link: <…>; rel="next"` header.
-// Sources: huggingface_hub `file_download.get_hf_file_metadata` / `utils/_http.hf_raise_for_status`,
+//  - `/api/models/{owner}/{name}/revision/{revision}`: the model info at a revision (huggingface_hub `model_info`),
+//    whose `sha` is the commit the branch, tag or sha points at. A gated repo's info is public (only its files
+//    need access), as `model_info` works without a token on gated models.
+// Revisions are git-like: every `host()` is a commit on its branch (default `main`) that moves the branch; a commit
+// keeps serving what it had, so resolve/tree at an older commit sha give the older files.
+// Sources: huggingface_hub `file_download.get_hf_file_metadata` / `utils/_http.hf_raise_for_status` / `hf_api.model_info`,
 // huggingface.js `ListFileEntry`. Listens on 127.0.0.1, port 0; `localhost` must resolve to 127.0.0.1 (it does in
 // /etc/hosts almost everywhere; curl and aria2c try the next address when ::1 comes first and refuses).
 import http from "node:http";
@@ -26,6 +31,7 @@ export interface HostedFile {
   repo: string;
   path: string;
   data: Buffer;
+  /** Branch the file is committed to (default `main`). */
   revision?: string;
   /** Stored through LFS (default): resolved by a 302 to the CDN with X-Linked-Etag. */
   lfs?: boolean;
@@ -44,7 +50,7 @@ export type Fault =
 export interface RecordedRequest {
   method: string;
   url: string;
-  route: "resolve" | "cdn" | "tree" | "other";
+  route: "resolve" | "cdn" | "tree" | "revision" | "other";
   /** Host name the request was addressed to (the Host header without the port). */
   host: string;
   /** `repo/path` of the file the request is about, when known. */
@@ -75,15 +81,25 @@ export interface ModelServerOptions {
   signedUrlTtlSeconds?: number;
 }
 
-interface StoredFile extends Required<Omit<HostedFile, "xet">> {
+interface StoredFile {
+  repo: string;
+  path: string;
+  data: Buffer;
+  lfs: boolean;
   xet: boolean;
   sha256: string;
   gitOid: string;
 }
 
+interface StoredRepo {
+  /** Branch name -> commit sha. */
+  branches: Map<string, string>;
+  /** Commit sha -> the files at that commit, by path. */
+  commits: Map<string, Map<string, StoredFile>>;
+}
+
 interface ErrorReply { status: number; code: string; message: string }
 
-const COMMIT = "9f1c0ffee0ddba11d0d0cafe5ca1ab1e0b5e55ed";
 const LFS_POINTER_SIZE_BASE = "version https://git-lfs.github.com/spec/v1\noid sha256:\nsize \n".length;
 
 const gitBlobSha1 = (content: Buffer): string =>
@@ -114,7 +130,8 @@ function parseRange(header: string | undefined, size: number): { start: number; 
 
 export class ModelServer {
   readonly requests: RecordedRequest[] = [];
-  private readonly files = new Map<string, StoredFile>();
+  private readonly repos = new Map<string, StoredRepo>();
+  private commitCount = 0;
   private readonly faults = new Map<string, Fault[]>();
   private readonly routeFaults: Array<{ route: RecordedRequest["route"]; status: number; times: number }> = [];
   private readonly sockets = new Set<Socket>();
@@ -160,14 +177,27 @@ export class ModelServer {
       repo: file.repo,
       path: file.path,
       data: file.data,
-      revision: file.revision ?? "main",
       lfs,
       xet: file.xet ?? false,
       sha256,
       gitOid: gitBlobSha1(lfs ? lfsPointer(sha256, file.data.length) : file.data),
     };
-    this.files.set(this.key(stored.repo, stored.revision, stored.path), stored);
+    const repo = this.repos.get(file.repo) ?? { branches: new Map<string, string>(), commits: new Map<string, Map<string, StoredFile>>() };
+    this.repos.set(file.repo, repo);
+    const branch = file.revision ?? "main";
+    const parent = repo.branches.get(branch);
+    const tree = new Map(parent === undefined ? [] : repo.commits.get(parent));
+    tree.set(stored.path, stored);
+    this.commitCount += 1;
+    const commit = createHash("sha1").update(`commit ${this.commitCount} ${file.repo} ${branch} ${parent ?? ""} ${file.path} ${sha256}`).digest("hex");
+    repo.commits.set(commit, tree);
+    repo.branches.set(branch, commit);
     return sha256;
+  }
+
+  /** The commit sha a branch of a repo points at now. */
+  commitOf(repo: string, branch = "main"): string | undefined {
+    return this.repos.get(repo)?.branches.get(branch);
   }
 
   /** Resolve URL of a hosted (or not hosted) file, as a manifest would carry it. */
@@ -175,8 +205,9 @@ export class ModelServer {
     return `${this.endpoint}/${repo}/resolve/${encodeURIComponent(revision)}/${path.split("/").map(encodeURIComponent).join("/")}`;
   }
 
-  addFault(repo: string, path: string, fault: Fault, revision = "main"): void {
-    const key = this.key(repo, revision, path);
+  /** Faults apply to the file at any revision. */
+  addFault(repo: string, path: string, fault: Fault): void {
+    const key = this.key(repo, path);
     this.faults.set(key, [...(this.faults.get(key) ?? []), { ...fault }]);
   }
 
@@ -202,8 +233,13 @@ export class ModelServer {
 
   // ------------------------------------------------------------------ routing
 
-  private key(repo: string, revision: string, path: string): string {
-    return `${repo}@${revision}:${path}`;
+  private key(repo: string, path: string): string {
+    return `${repo}:${path}`;
+  }
+
+  /** Commit sha of a branch name or of a full commit sha, in a repo. */
+  private resolveRevision(repo: StoredRepo, revision: string): string | undefined {
+    return repo.branches.get(revision) ?? (repo.commits.has(revision) ? revision : undefined);
   }
 
   private authorization(req: http.IncomingMessage): RecordedRequest["authorization"] {
@@ -239,14 +275,15 @@ export class ModelServer {
       return this.sendS3Error(req, res, 403, "AccessDenied", "Access Denied");
     }
     res.setHeader("X-Request-Id", `Root=1-${randomBytes(12).toString("hex")}`);
-    if (segments[0] === "api" && segments[1] === "models" && segments[4] === "tree") {
-      record.route = "tree";
-      const failing = this.routeFaults.find((f) => f.route === "tree" && f.times > 0);
+    if (segments[0] === "api" && segments[1] === "models" && (segments[4] === "tree" || segments[4] === "revision")) {
+      const route = segments[4] === "tree" ? "tree" : "revision";
+      record.route = route;
+      const failing = this.routeFaults.find((f) => f.route === route && f.times > 0);
       if (failing) {
         failing.times -= 1;
         return this.sendError(req, res, { status: failing.status, code: "", message: "Service Unavailable" });
       }
-      return this.onTree(req, res, url, segments);
+      return route === "tree" ? this.onTree(req, res, url, segments) : this.onRevision(req, res, segments);
     }
     if (segments[2] === "resolve" && segments.length >= 5) {
       record.route = "resolve";
@@ -255,30 +292,33 @@ export class ModelServer {
     this.sendError(req, res, { status: 404, code: "", message: "Not Found" });
   }
 
-  /** The access check the Hub applies to every repo route (resolve and API alike). */
-  private checkRepoAccess(req: http.IncomingMessage, repo: string, revision: string): ErrorReply | null {
+  /**
+   * The access check the Hub applies to every repo route (resolve and API alike), then the revision lookup.
+   * `filesGated` is false for the model info, which a gated repo shows to anyone.
+   */
+  private checkRepoAccess(req: http.IncomingMessage, repo: string, revision: string, filesGated = true): ErrorReply | { commit: string; files: Map<string, StoredFile> } {
     const auth = this.authorization(req);
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
     const knownToken = bearer !== undefined && (bearer === this.opts.token || bearer === this.opts.ungrantedToken);
     if (bearer !== undefined && !knownToken) {
       return { status: 401, code: "", message: "Invalid credentials in Authorization header" };
     }
-    const repoFiles = [...this.files.values()].filter((f) => f.repo === repo);
-    if (repoFiles.length === 0) {
+    const stored = this.repos.get(repo);
+    if (!stored) {
       // The Hub does not tell anonymous callers whether a private repo exists.
       return auth === "none"
         ? { status: 401, code: "RepoNotFound", message: "Repository not found" }
         : { status: 404, code: "RepoNotFound", message: "Repository not found" };
     }
-    if (this.opts.gatedRepos?.includes(repo) && auth !== "valid") {
+    if (filesGated && this.opts.gatedRepos?.includes(repo) && auth !== "valid") {
       return auth === "none"
         ? { status: 401, code: "GatedRepo", message: `Access to model ${repo} is restricted. You must have access to it and be authenticated to access it. Please log in.` }
         : { status: 403, code: "GatedRepo", message: `Access to model ${repo} is restricted and you are not in the authorized list. Visit https://huggingface.co/${repo} to ask for access.` };
     }
-    if (!repoFiles.some((f) => f.revision === revision)) {
-      return { status: 404, code: "RevisionNotFound", message: `Invalid rev id: ${revision}` };
-    }
-    return null;
+    const commit = this.resolveRevision(stored, revision);
+    const files = commit === undefined ? undefined : stored.commits.get(commit);
+    if (commit === undefined || !files) return { status: 404, code: "RevisionNotFound", message: `Invalid rev id: ${revision}` };
+    return { commit, files };
   }
 
   private sendError(req: http.IncomingMessage, res: http.ServerResponse, e: ErrorReply): void {
@@ -308,15 +348,15 @@ export class ModelServer {
     const path = segments.slice(4).join("/");
     record.file = `${repo}/${path}`;
     if (req.method !== "GET" && req.method !== "HEAD") return this.sendError(req, res, { status: 405, code: "", message: "Method Not Allowed" });
-    const denied = this.checkRepoAccess(req, repo, revision);
-    if (denied) return this.sendError(req, res, denied);
-    const file = this.files.get(this.key(repo, revision, path));
-    const key = this.key(repo, revision, path);
+    const access = this.checkRepoAccess(req, repo, revision);
+    if ("status" in access) return this.sendError(req, res, access);
+    const file = access.files.get(path);
+    const key = this.key(repo, path);
     if (this.takeFault(key, "status", (f) => f.route === "resolve")) {
       return this.sendError(req, res, { status: 503, code: "", message: "Service Unavailable" });
     }
     if (!file) return this.sendError(req, res, { status: 404, code: "EntryNotFound", message: "Entry not found" });
-    res.setHeader("X-Repo-Commit", COMMIT);
+    res.setHeader("X-Repo-Commit", access.commit);
     if (file.lfs) {
       const signed = this.signedUrl(file.sha256);
       const body = `Found. Redirecting to ${signed}`;
@@ -362,7 +402,7 @@ export class ModelServer {
   }
 
   private onCdn(req: http.IncomingMessage, res: http.ServerResponse, url: URL, sha256: string, record: RecordedRequest): void {
-    const file = [...this.files.values()].find((f) => f.lfs && f.sha256 === sha256);
+    const file = this.allFiles().find((f) => f.lfs && f.sha256 === sha256);
     if (!url.searchParams.get("X-Amz-Signature")) return this.sendS3Error(req, res, 403, "AccessDenied", "Access Denied");
     const authorization = req.headers.authorization;
     if (authorization !== undefined) {
@@ -381,7 +421,7 @@ export class ModelServer {
     }
     if (!file) return this.sendS3Error(req, res, 404, "NoSuchKey", "The specified key does not exist.");
     record.file = `${file.repo}/${file.path}`;
-    const key = this.key(file.repo, file.revision, file.path);
+    const key = this.key(file.repo, file.path);
     const failing = req.method === "GET" ? this.takeFault(key, "status", (f) => (f.route ?? "cdn") === "cdn") : undefined;
     if (failing) {
       res.writeHead(failing.status, { "Content-Type": "text/html", "Retry-After": "1" });
@@ -461,15 +501,49 @@ export class ModelServer {
     pump();
   }
 
+  private allFiles(): StoredFile[] {
+    return [...this.repos.values()].flatMap((r) => [...r.commits.values()].flatMap((t) => [...t.values()]));
+  }
+
+  /** `GET /api/models/{repo}/revision/{revision}`: huggingface_hub's `ModelInfo` fields, `sha` the commit. */
+  private onRevision(req: http.IncomingMessage, res: http.ServerResponse, segments: string[]): void {
+    const repo = `${segments[2]}/${segments[3]}`;
+    const revision = segments.slice(5).join("/");
+    if (req.method !== "GET") return this.sendError(req, res, { status: 405, code: "", message: "Method Not Allowed" });
+    const access = this.checkRepoAccess(req, repo, revision, false);
+    if ("status" in access) return this.sendError(req, res, access);
+    const when = "2025-12-02T10:00:00.000Z";
+    const body = JSON.stringify({
+      _id: createHash("md5").update(repo).digest("hex").slice(0, 24),
+      id: repo,
+      modelId: repo,
+      author: segments[2],
+      sha: access.commit,
+      lastModified: when,
+      private: false,
+      disabled: false,
+      gated: this.opts.gatedRepos?.includes(repo) ? "manual" : false,
+      downloads: 0,
+      likes: 0,
+      tags: [],
+      siblings: [...access.files.keys()].sort().map((rfilename) => ({ rfilename })),
+      spaces: [],
+      createdAt: when,
+      usedStorage: [...access.files.values()].reduce((n, f) => n + f.data.length, 0),
+    });
+    res.writeHead(200, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(body) });
+    res.end(body);
+  }
+
   private onTree(req: http.IncomingMessage, res: http.ServerResponse, url: URL, segments: string[]): void {
     const repo = `${segments[2]}/${segments[3]}`;
     const revision = segments[5] ?? "";
     const dir = segments.slice(6).filter((s) => s !== "").join("/");
     if (req.method !== "GET") return this.sendError(req, res, { status: 405, code: "", message: "Method Not Allowed" });
-    const denied = this.checkRepoAccess(req, repo, revision);
-    if (denied) return this.sendError(req, res, denied);
+    const access = this.checkRepoAccess(req, repo, revision);
+    if ("status" in access) return this.sendError(req, res, access);
     const recursive = url.searchParams.get("recursive") === "true" || url.searchParams.get("recursive") === "1";
-    const inRev = [...this.files.values()].filter((f) => f.repo === repo && f.revision === revision);
+    const inRev = [...access.files.values()];
     const prefix = dir === "" ? "" : `${dir}/`;
     const below = inRev.filter((f) => f.path.startsWith(prefix));
     if (dir !== "" && below.length === 0) {

@@ -8,6 +8,7 @@ import {
   defaultManifestPath,
   filesFor,
   hubResolveUrl,
+  isCommitSha,
   loadModelManifest,
   minVramGbFor,
   parseModelManifest,
@@ -83,10 +84,20 @@ describe("model manifest (docker/models/manifest.json)", () => {
   it("builds every url from repo, revision and path, as download-models.sh does", () => {
     for (const f of manifest.files) {
       assert.equal(f.url, hubResolveUrl(f), f.id);
-      assert.match(f.url, /^https:\/\/huggingface\.co\/[\w.-]+\/[\w.-]+\/resolve\/main\//);
+      assert.match(f.url, /^https:\/\/huggingface\.co\/[\w.-]+\/[\w.-]+\/resolve\/(main|[0-9a-f]{40})\//);
     }
     assert.equal(hubResolveUrl({ repo: "a/b", revision: "refs/pr/1", path: "x y/z.bin" }, "http://mirror:8080/"),
       "http://mirror:8080/a/b/resolve/refs%2Fpr%2F1/x%20y/z.bin");
+  });
+
+  it("pins sizes and hashes only at a commit, never on a branch that can move under them", () => {
+    for (const f of manifest.files) {
+      if (f.sha256 === null && f.size === null) continue;
+      assert.ok(isCommitSha(f.revision), `${f.id} pins size/sha256 at revision '${f.revision}', which is not a commit: run npm run models:pin`);
+      if (f.trackedRevision !== undefined) assert.ok(!isCommitSha(f.trackedRevision), `${f.id}: trackedRevision names a branch or tag`);
+    }
+    assert.ok(isCommitSha("0123456789abcdef0123456789abcdef01234567"));
+    assert.ok(!isCommitSha("main") && !isCommitSha("0123456"));
   });
 
   it("states minimum VRAM per variant and lets only fp8 fall back (to fp16)", () => {
@@ -110,6 +121,17 @@ describe("model manifest (docker/models/manifest.json)", () => {
   describe("schema", () => {
     const base = (): ModelManifest => JSON.parse(JSON.stringify(manifest)) as ModelManifest;
     const rejects = (m: unknown, pattern: RegExp): void => assert.throws(() => parseModelManifest(m, "candidate"), pattern);
+
+    it("keeps the branch a pinned file tracks next to its commit", () => {
+      const m = base();
+      const first = m.files[0];
+      assert.ok(first);
+      first.revision = "0123456789abcdef0123456789abcdef01234567";
+      first.trackedRevision = "main";
+      assert.equal(parseModelManifest(m).files[0]?.trackedRevision, "main");
+      first.trackedRevision = "";
+      rejects(m, /trackedRevision/);
+    });
 
     it("uses the exact size once pinned and the estimate before", () => {
       const m = base();
