@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Fetches the model files of one SteadyDancer variant, as listed in the model manifest, into ComfyUI's models
-# folder: in parallel with resume (aria2c, or curl when aria2c is missing), retrying with waits, each file checked
-# against its sha256 before it is moved into place. Files already present and verified are skipped without a
-# request, so a network volume reused across pods costs nothing.
+# folder: in parallel with resume (aria2c, or curl when aria2c is missing), each file checked against its sha256
+# before it is moved into place. Files already present and verified are skipped without a request, so a network
+# volume reused across pods costs nothing.
+#
+# Retries: aria2c retries a request up to DOWNLOAD_MAX_TRIES times at a FIXED interval (DOWNLOAD_RETRY_WAIT; aria2c
+# has no backoff). curl backs off exponentially (1 s, 2 s, 4 s ... up to 10 min, its default without --retry-delay;
+# a Retry-After from the server wins) and stops retrying a request DOWNLOAD_RETRY_MAX_TIME seconds after it began.
+# A file whose transfer still fails gets one more round, after a longer pause (DOWNLOAD_MAX_TRIES x
+# DOWNLOAD_RETRY_WAIT) and with a freshly probed URL (a signed CDN URL may have expired meanwhile); then the script
+# gives up. That pause is the only backoff on the aria2c path.
 #
 # Environment (all optional):
 #   MODEL_MANIFEST        manifest path                        (/opt/steadydancer/models/manifest.json)
@@ -13,7 +20,9 @@
 #                         from the signed URL without it, as huggingface_hub does
 #   HF_ENDPOINT           Hub base URL                         (https://huggingface.co)
 #   DOWNLOAD_MAX_TRIES    tries per request                    (8)
-#   DOWNLOAD_RETRY_WAIT   seconds between tries                (10)
+#   DOWNLOAD_RETRY_WAIT   aria2c: fixed seconds between tries  (10); the pause before the last round is x MAX_TRIES
+#   DOWNLOAD_RETRY_MAX_TIME  curl: seconds after a request began past which it is not retried, transfer
+#                         time included (7200, so that a failure late in a 33 GB transfer is still retried)
 #   DOWNLOAD_CONNECTIONS  connections per file, aria2c, 1-16   (8)
 #   DOWNLOAD_PARALLEL     files at once, aria2c                (4)
 #   DOWNLOAD_SUMMARY_INTERVAL  seconds between aria2c progress summaries (30; 0 = none)
@@ -40,6 +49,7 @@ ENDPOINT=${HF_ENDPOINT:-https://huggingface.co}
 ENDPOINT=${ENDPOINT%/}
 MAX_TRIES=${DOWNLOAD_MAX_TRIES:-8}
 RETRY_WAIT=${DOWNLOAD_RETRY_WAIT:-10}
+RETRY_MAX_TIME=${DOWNLOAD_RETRY_MAX_TIME:-7200}
 CONNECTIONS=${DOWNLOAD_CONNECTIONS:-8}
 PARALLEL=${DOWNLOAD_PARALLEL:-4}
 SUMMARY_INTERVAL=${DOWNLOAD_SUMMARY_INTERVAL:-30}
@@ -48,11 +58,12 @@ TOKEN=${HF_TOKEN:-}
 unset HF_TOKEN
 readonly USER_AGENT="steadydancer-download-models/1"
 
-for setting in "DOWNLOAD_MAX_TRIES=${MAX_TRIES}" "DOWNLOAD_RETRY_WAIT=${RETRY_WAIT}" \
+for setting in "DOWNLOAD_MAX_TRIES=${MAX_TRIES}" "DOWNLOAD_RETRY_WAIT=${RETRY_WAIT}" "DOWNLOAD_RETRY_MAX_TIME=${RETRY_MAX_TIME}" \
   "DOWNLOAD_CONNECTIONS=${CONNECTIONS}" "DOWNLOAD_PARALLEL=${PARALLEL}" "DOWNLOAD_SUMMARY_INTERVAL=${SUMMARY_INTERVAL}"; do
   if [[ ! ${setting#*=} =~ ^[0-9]+$ ]]; then die 2 "${setting%%=*} must be a whole number, got '${setting#*=}'"; fi
 done
 ((MAX_TRIES >= 1)) || die 2 "DOWNLOAD_MAX_TRIES must be at least 1"
+((RETRY_WAIT >= 1)) || die 2 "DOWNLOAD_RETRY_WAIT must be at least 1 (aria2c retries a 503 only with a wait > 0)"
 ((CONNECTIONS >= 1 && CONNECTIONS <= 16)) || die 2 "DOWNLOAD_CONNECTIONS must be 1-16 (aria2c's limit), got ${CONNECTIONS}"
 ((PARALLEL >= 1)) || die 2 "DOWNLOAD_PARALLEL must be at least 1"
 
@@ -301,7 +312,7 @@ probe() {
   local i=$1 url=${URL[$1]} hops=0 code headers="${WORK}/head" location location_origin linked etag xcode xmsg why
   while :; do
     code=$(curl -sS -I -o /dev/null -D "${headers}" -w '%{http_code}' --user-agent "${USER_AGENT}" \
-      --connect-timeout 30 --max-time 120 --retry "$((MAX_TRIES - 1))" --retry-delay "${RETRY_WAIT}" --retry-connrefused \
+      --connect-timeout 30 --max-time 120 --retry "$((MAX_TRIES - 1))" --retry-max-time "${RETRY_MAX_TIME}" --retry-connrefused \
       "${CURL_AUTH[@]}" "${url}" 2>"${WORK}/head.err") || true
     location=$(header_value "${headers}" location)
     linked=$(header_value "${headers}" x-linked-etag)
@@ -494,7 +505,8 @@ fetch_curl() {
   for i in "$@"; do
     mkdir -p "${PART[i]%/*}"
     announce_start "${i}"
-    run_tool curl -fL -sS -C - --retry "$((MAX_TRIES - 1))" --retry-all-errors --retry-delay "${RETRY_WAIT}" \
+    # No --retry-delay: with it curl waits a fixed time; without, it doubles the wait after each failure.
+    run_tool curl -fL -sS -C - --retry "$((MAX_TRIES - 1))" --retry-all-errors --retry-max-time "${RETRY_MAX_TIME}" \
       --connect-timeout 30 --speed-limit 1024 --speed-time 60 --user-agent "${USER_AGENT}" \
       "${CURL_AUTH[@]}" -o "${PART[i]}" "${URL[i]}" 2>"${WORK}/curl.err"
     stop_if_interrupted
@@ -542,11 +554,12 @@ verify_and_place() {
   RESULT[i]=placed
 }
 
-# download i...: fetches and verifies; what fails its checksum is deleted and fetched once more.
+# download i...: fetches and verifies, in at most two rounds. What fails its checksum is deleted and fetched once
+# more; what fails to transfer is fetched once more after a longer pause, from a freshly probed URL.
 download() {
-  local round i size status=6 f todo=("$@") fetch=() again=() failures=()
+  local round i size status=6 f pause todo=("$@") fetch=() again=() retry=() failures=()
   for round in 1 2; do
-    RESULT=() FAILURE=() BADSUM=() fetch=() again=()
+    RESULT=() FAILURE=() BADSUM=() fetch=() again=() retry=()
     for i in "${todo[@]}"; do
       expect "${i}"
       size=-1
@@ -585,10 +598,29 @@ download() {
           fi
           ;;
         *)
-          failures+=("6|${ID[i]}: download failed from ${URL[i]} after ${MAX_TRIES} tries: ${FAILURE[i]:-unknown error}; the partial file is kept and resumes on the next run")
+          if ((round == 1)); then
+            warn "${ID[i]}: download failed after ${MAX_TRIES} tries (${FAILURE[i]:-unknown error}): one more round after a longer pause"
+            retry+=("${i}")
+          else
+            failures+=("6|${ID[i]}: download failed from ${URL[i]} in two rounds of ${MAX_TRIES} tries: ${FAILURE[i]:-unknown error}; the partial file is kept and resumes on the next run")
+          fi
           ;;
       esac
     done
+    if ((${#retry[@]} > 0)); then
+      pause=$((RETRY_WAIT * MAX_TRIES))
+      log "waiting ${pause} s before the last round for ${#retry[@]} file(s), then probing their URLs again"
+      run_tool sleep "${pause}"
+      stop_if_interrupted
+      for i in "${retry[@]}"; do
+        probe "${i}"
+        case "${HSTATUS[i]}" in
+          2?? | 3??) again+=("${i}") ;;
+          401 | 403 | 404) failures+=("4|${ID[i]}: ${HERROR[i]}") ;;
+          *) failures+=("6|${ID[i]}: ${HERROR[i]}") ;;
+        esac
+      done
+    fi
     ((${#again[@]} > 0)) || break
     todo=("${again[@]}")
   done
@@ -596,6 +628,7 @@ download() {
     for f in "${failures[@]}"; do
       printf '%s: ERROR: %s\n' "${ME}" "${f#*|}" >&2
       if [[ ${f%%|*} == 5 ]]; then status=5; fi
+      if [[ ${f%%|*} == 4 && ${status} != 5 ]]; then status=4; fi
     done
     exit "${status}"
   fi

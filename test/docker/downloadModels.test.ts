@@ -239,6 +239,55 @@ describe("download-models.sh (real aria2c/curl against the Hub emulator)", funct
     assert.deepEqual(cdnGets("org/models", "dit.safetensors").map((g) => g.status), [503, 503, 200]);
   });
 
+  it("curl fallback backs off exponentially between retries instead of waiting a fixed time", async () => {
+    const data = randomBytes(64 * 1024);
+    setup([{ id: "dit", path: "dit.safetensors", target: "diffusion_models", data }]);
+    // CloudFront/S3 503s carry no Retry-After, so curl's own backoff decides the waits.
+    server.addFault("org/models", "dit.safetensors", { kind: "status", status: 503, times: 2, retryAfter: null });
+    const r = await run(env({ PATH: pathWithout(["aria2c"]) }));
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const gets = cdnGets("org/models", "dit.safetensors");
+    assert.deepEqual(gets.map((g) => g.status), [503, 503, 200]);
+    const [a, b, c] = gets.map((g) => g.at);
+    const first = (b ?? 0) - (a ?? 0);
+    const second = (c ?? 0) - (b ?? 0);
+    assert.ok(first >= 900 && first < 1800, `first wait ${first} ms: curl starts at 1 s`);
+    assert.ok(second >= 1800, `second wait ${second} ms: curl doubles it (a fixed --retry-delay of DOWNLOAD_RETRY_WAIT=1 would give 1 s)`);
+
+    // aria2c's wait stays fixed; 0 would stop it retrying 503s altogether, so it is refused.
+    const zero = await run(env({ DOWNLOAD_RETRY_WAIT: "0" }));
+    assert.equal(zero.code, 2);
+    assert.match(zero.stderr, /DOWNLOAD_RETRY_WAIT must be at least 1 \(aria2c retries a 503 only with a wait > 0\)/);
+  });
+
+  it("replaces a signed CDN URL that expired mid-download: one more round after a longer pause, resuming the file", async () => {
+    const data = randomBytes(320 * 1024);
+    await server.close();
+    // The first GET is cut after ~0.5 s (192 KiB at 256 KiB/s), when its URL (0.3 s) has expired.
+    server = await ModelServer.start({ token: TOKEN, signedUrlTtlSeconds: 0.3, bytesPerSecondPerConnection: 256 * 1024 });
+    setup([{ id: "dit", path: "dit.safetensors", target: "diffusion_models", data }]);
+    const cutAt = 192 * 1024;
+    server.addFault("org/models", "dit.safetensors", { kind: "cut", afterBytes: cutAt });
+    // With a token aria2c gets the signed URL itself; its retry after the cut finds it expired (403, not retried).
+    const r = await run(env({ HF_TOKEN: TOKEN, DOWNLOAD_MAX_TRIES: "2" }));
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(fs.readFileSync(placed("diffusion_models", "dit.safetensors")), data);
+    assert.match(r.stderr, /dit: download failed after 2 tries \(aria2c error 22: .*status=403\): one more round after a longer pause/);
+    assert.match(r.stdout, /waiting 2 s before the last round for 1 file\(s\), then probing their URLs again/);
+    const gets = cdnGets("org/models", "dit.safetensors");
+    const signature = (u: string): string => new URL(u, server.cdnOrigin).searchParams.get("X-Amz-Signature") ?? "";
+    const [cut, expired, ...last] = gets;
+    assert.ok(cut && expired && last.length > 0, JSON.stringify(gets));
+    assert.equal(cut.bytesSent, cutAt);
+    assert.equal(expired.status, 403, "aria2c's own retry reused the signed URL, which had expired");
+    assert.equal(signature(expired.url), signature(cut.url));
+    assert.ok(last.every((g) => signature(g.url) !== signature(cut.url)), "the last round got a fresh signed URL");
+    assert.equal(last.at(-1)?.status, 206);
+    assert.equal(last.at(-1)?.rangeStart, cutAt, "the last round resumes where the cut left the file");
+    assert.ok((last[0]?.at ?? 0) - expired.at >= 1900, "after DOWNLOAD_MAX_TRIES x DOWNLOAD_RETRY_WAIT = 2 s");
+    assert.equal(server.cdnRequests().filter((q) => q.authorization !== "none").length, 0);
+  });
+
   it("deletes a corrupt download and fetches it once more", async () => {
     const data = randomBytes(2 * MB);
     setup([{ id: "dit", path: "dit.safetensors", target: "diffusion_models", data }]);

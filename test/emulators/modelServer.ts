@@ -42,8 +42,9 @@ export interface HostedFile {
 export type Fault =
   /** Closes the connection after `afterBytes` body bytes of the next `times` CDN GETs (default 1). */
   | { kind: "cut"; afterBytes: number; times?: number }
-  /** Answers `status` to the next `times` requests of `route` (default the CDN GET). */
-  | { kind: "status"; status: number; times: number; route?: "cdn" | "resolve" }
+  /** Answers `status` to the next `times` requests of `route` (default the CDN GET), with `Retry-After: 1` on the
+   *  CDN unless `retryAfter` says otherwise (null: no header, like most CloudFront/S3 503s). */
+  | { kind: "status"; status: number; times: number; route?: "cdn" | "resolve"; retryAfter?: number | null }
   /** Flips one byte at `offset` in the next `times` CDN responses that cover it (same length, wrong content). */
   | { kind: "corrupt"; offset: number; times: number };
 
@@ -53,6 +54,8 @@ export interface RecordedRequest {
   route: "resolve" | "cdn" | "tree" | "revision" | "other";
   /** Host name the request was addressed to (the Host header without the port). */
   host: string;
+  /** Arrival time (ms since the epoch). */
+  at: number;
   /** `repo/path` of the file the request is about, when known. */
   file?: string;
   range?: string;
@@ -77,7 +80,8 @@ export interface ModelServerOptions {
   treePageSize?: number;
   /** Host name of the CDN that signed URLs point at; must differ from the Hub's 127.0.0.1 (default `localhost`). */
   cdnHost?: string;
-  /** Lifetime of a signed CDN URL (`X-Amz-Expires`, the Hub's are 3600 s). */
+  /** Lifetime of a signed CDN URL (`X-Amz-Expires`, the Hub's are 3600 s); fractions work (the emulator keeps
+   *  the exact expiry of every signature it issued). */
   signedUrlTtlSeconds?: number;
 }
 
@@ -132,6 +136,8 @@ export class ModelServer {
   readonly requests: RecordedRequest[] = [];
   private readonly repos = new Map<string, StoredRepo>();
   private commitCount = 0;
+  /** Expiry (ms since the epoch) of every signature issued. */
+  private readonly signatures = new Map<string, number>();
   private readonly faults = new Map<string, Fault[]>();
   private readonly routeFaults: Array<{ route: RecordedRequest["route"]; status: number; times: number }> = [];
   private readonly sockets = new Set<Socket>();
@@ -258,6 +264,7 @@ export class ModelServer {
       url: req.url ?? "/",
       route: "other",
       host,
+      at: Date.now(),
       status: 0,
       bytesSent: 0,
       authorization: this.authorization(req),
@@ -377,14 +384,18 @@ export class ModelServer {
 
   /** A pre-signed URL (SigV4 query parameters) on the CDN host, valid for `signedUrlTtlSeconds` from now. */
   private signedUrl(sha256: string): string {
-    const date = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+    const now = Date.now();
+    const ttl = this.opts.signedUrlTtlSeconds ?? 3600;
+    const date = new Date(now).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+    const signature = randomBytes(32).toString("hex");
+    this.signatures.set(signature, now + ttl * 1000);
     const q = new URLSearchParams({
       "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
       "X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD",
       "X-Amz-Credential": `EMULATORKEY/${date.slice(0, 8)}/us-east-1/s3/aws4_request`,
       "X-Amz-Date": date,
-      "X-Amz-Expires": String(this.opts.signedUrlTtlSeconds ?? 3600),
-      "X-Amz-Signature": randomBytes(32).toString("hex"),
+      "X-Amz-Expires": String(Math.ceil(ttl)),
+      "X-Amz-Signature": signature,
       "X-Amz-SignedHeaders": "host",
       "x-id": "GetObject",
     });
@@ -403,7 +414,9 @@ export class ModelServer {
 
   private onCdn(req: http.IncomingMessage, res: http.ServerResponse, url: URL, sha256: string, record: RecordedRequest): void {
     const file = this.allFiles().find((f) => f.lfs && f.sha256 === sha256);
-    if (!url.searchParams.get("X-Amz-Signature")) return this.sendS3Error(req, res, 403, "AccessDenied", "Access Denied");
+    if (file) record.file = `${file.repo}/${file.path}`;
+    const expires = this.signatures.get(url.searchParams.get("X-Amz-Signature") ?? "");
+    if (expires === undefined) return this.sendS3Error(req, res, 403, "AccessDenied", "Access Denied");
     const authorization = req.headers.authorization;
     if (authorization !== undefined) {
       // S3 echoes the header value back in ArgumentValue.
@@ -411,20 +424,16 @@ export class ModelServer {
         "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified",
         { ArgumentName: "Authorization", ArgumentValue: authorization });
     }
-    const signedAt = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(url.searchParams.get("X-Amz-Date") ?? "");
-    const ttl = Number(url.searchParams.get("X-Amz-Expires"));
-    if (!signedAt || !Number.isFinite(ttl)) return this.sendS3Error(req, res, 403, "AccessDenied", "Access Denied");
-    const expires = Date.UTC(Number(signedAt[1]), Number(signedAt[2]) - 1, Number(signedAt[3]), Number(signedAt[4]), Number(signedAt[5]), Number(signedAt[6])) + ttl * 1000;
     if (Date.now() > expires) {
       return this.sendS3Error(req, res, 403, "AccessDenied", "Request has expired",
-        { "X-Amz-Expires": String(ttl), Expires: new Date(expires).toISOString(), ServerTime: new Date().toISOString() });
+        { "X-Amz-Expires": url.searchParams.get("X-Amz-Expires") ?? "", Expires: new Date(expires).toISOString(), ServerTime: new Date().toISOString() });
     }
     if (!file) return this.sendS3Error(req, res, 404, "NoSuchKey", "The specified key does not exist.");
-    record.file = `${file.repo}/${file.path}`;
     const key = this.key(file.repo, file.path);
     const failing = req.method === "GET" ? this.takeFault(key, "status", (f) => (f.route ?? "cdn") === "cdn") : undefined;
     if (failing) {
-      res.writeHead(failing.status, { "Content-Type": "text/html", "Retry-After": "1" });
+      const retryAfter = failing.retryAfter === undefined ? 1 : failing.retryAfter;
+      res.writeHead(failing.status, { "Content-Type": "text/html", ...(retryAfter === null ? {} : { "Retry-After": String(retryAfter) }) });
       res.end(`<html><body>${failing.status}</body></html>`);
       return;
     }
