@@ -25,7 +25,8 @@
 #                         time included (7200, so that a failure late in a 33 GB transfer is still retried)
 #   DOWNLOAD_CONNECTIONS  connections per file, aria2c, 1-16   (8)
 #   DOWNLOAD_PARALLEL     files at once, aria2c                (4)
-#   DOWNLOAD_SUMMARY_INTERVAL  seconds between aria2c progress summaries (30; 0 = none)
+#   DOWNLOAD_SUMMARY_INTERVAL  seconds between progress lines: aria2c's summaries, or with curl the size of the
+#                         partial file and the rate since the last line (30; 0 = none)
 # Exit status: 0 done, 2 bad input or missing tool, 3 not enough disk, 4 a file cannot be had (401/403/404),
 # 5 checksum mismatch (twice, or the server's file is not the pinned one), 6 transfer failed,
 # 130/143 interrupted (partial files are kept and resume on the next run).
@@ -89,7 +90,18 @@ mkdir -p "${MODELS_DIR}" || die 2 "cannot create MODELS_DIR ${MODELS_DIR}"
 MODELS_DIR=$(cd "${MODELS_DIR}" && pwd)
 
 WORK=$(umask 077 && mktemp -d "${TMPDIR:-/tmp}/download-models.XXXXXX")
-cleanup() { rm -rf "${WORK}"; }
+POLL_PID=""
+stop_poll() {
+  if [[ -n ${POLL_PID} ]]; then
+    kill "${POLL_PID}" 2>/dev/null || true
+    wait "${POLL_PID}" 2>/dev/null || true
+    POLL_PID=""
+  fi
+}
+cleanup() {
+  stop_poll
+  rm -rf "${WORK}"
+}
 trap cleanup EXIT
 
 CURL_AUTH=()
@@ -498,6 +510,27 @@ fetch_aria2() {
   done
 }
 
+# progress_poll i: runs in the background while curl fetches file i (curl -sS shows nothing, and its meter would
+# flood a log that is not a terminal): every SUMMARY_INTERVAL seconds one line with the size of the partial file
+# and the rate since the previous line. sleep gets no stdout/stderr, so it cannot hold the log pipe open once the
+# poll is killed (a background job's stdin is /dev/null already).
+progress_poll() {
+  local i=$1 last=0 size delta shown rate of="" pct=""
+  expect "${i}"
+  if [[ -n ${WANT_SIZE} ]]; then decimal of "${WANT_SIZE}" 1000000; fi
+  last=$(stat -c %s -- "${PART[i]}" 2>/dev/null) || last=0
+  while sleep "${SUMMARY_INTERVAL}" >/dev/null 2>&1; do
+    size=$(stat -c %s -- "${PART[i]}" 2>/dev/null) || size=0
+    delta=$((size - last)) # negative when a curl retry started the file over
+    if ((delta < 0)); then delta=${size}; fi
+    last=${size}
+    decimal shown "${size}" 1000000
+    decimal rate "$((delta / SUMMARY_INTERVAL))" 1000000
+    if [[ -n ${WANT_SIZE} ]] && ((WANT_SIZE > 0)); then pct=" ($((size * 100 / WANT_SIZE))%)"; fi
+    log "[progress] ${ID[i]}: ${shown} MB${of:+ of ${of} MB}${pct}, ${rate} MB/s"
+  done
+}
+
 # fetch_curl i...: one file after the other with curl; sets RESULT[i] to check / failed. curl follows the Hub's
 # redirect itself (a fresh signed URL at every try) and does not send the token to the CDN's host (see pick_source).
 fetch_curl() {
@@ -505,10 +538,15 @@ fetch_curl() {
   for i in "$@"; do
     mkdir -p "${PART[i]%/*}"
     announce_start "${i}"
+    if ((SUMMARY_INTERVAL > 0)); then
+      progress_poll "${i}" &
+      POLL_PID=$!
+    fi
     # No --retry-delay: with it curl waits a fixed time; without, it doubles the wait after each failure.
     run_tool curl -fL -sS -C - --retry "$((MAX_TRIES - 1))" --retry-all-errors --retry-max-time "${RETRY_MAX_TIME}" \
       --connect-timeout 30 --speed-limit 1024 --speed-time 60 --user-agent "${USER_AGENT}" \
       "${CURL_AUTH[@]}" -o "${PART[i]}" "${URL[i]}" 2>"${WORK}/curl.err"
+    stop_poll
     stop_if_interrupted
     if ((TOOL_STATUS == 0)); then
       RESULT[i]=check

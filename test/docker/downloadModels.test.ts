@@ -470,6 +470,23 @@ describe("download-models.sh (real aria2c/curl against the Hub emulator)", funct
     assert.equal(last?.bytesSent, data.length - MB);
   });
 
+  it("curl fallback shows progress on a non-tty: one line per DOWNLOAD_SUMMARY_INTERVAL with MB and MB/s, no flood", async () => {
+    const data = randomBytes(500 * 1024);
+    await server.close();
+    server = await ModelServer.start({ bytesPerSecondPerConnection: 200 * 1024 }); // ~2.5 s for the file
+    setup([{ id: "dit", path: "dit.safetensors", target: "diffusion_models", data, pin: true }]);
+    const r = await run(env({ PATH: pathWithout(["aria2c"]), DOWNLOAD_SUMMARY_INTERVAL: "1" })); // stdout is a pipe
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const between = r.stdout.slice(r.stdout.indexOf("[start] dit"), r.stdout.indexOf("[fetched] dit"));
+    const lines = [...between.matchAll(/^download-models: \[progress\] dit: (\d+\.\d) MB of 0\.5 MB \((\d+)%\), (\d+\.\d) MB\/s$/gm)];
+    assert.ok(lines.length >= 2 && lines.length <= 3, `${lines.length} progress lines for a ~2.5 s transfer at 1 s intervals:\n${r.stdout}`);
+    const sizes = lines.map((m) => Number(m[1]));
+    assert.ok(sizes.every((v, k) => k === 0 || v > (sizes[k - 1] ?? 0)), `sizes grow: ${sizes.join(", ")}`);
+    assert.ok(lines.every((m) => Number(m[3]) >= 0.1 && Number(m[3]) <= 0.4), `rates near the 0.2 MB/s cap: ${lines.map((m) => m[3]).join(", ")}`);
+    assert.doesNotMatch(r.stdout + r.stderr, /#|%\s+Total/, "no curl meter in the log");
+    assert.deepEqual(fs.readFileSync(placed("diffusion_models", "dit.safetensors")), data);
+  });
+
   it("on SIGTERM stops aria2c, keeps the partial file, and the next run resumes it", async () => {
     const data = randomBytes(2 * MB);
     await server.close();
