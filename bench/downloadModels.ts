@@ -14,6 +14,7 @@ import { ModelServer, type ModelServerOptions } from "../test/emulators/modelSer
 
 const SCRIPT = path.resolve(__dirname, "../../docker/scripts/download-models.sh");
 const MB = 1024 * 1024;
+const BENCH_TOKEN = "hf_BENCHTOKEN_not_a_real_one";
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -98,6 +99,15 @@ async function throughput(files: number, bytes: number, capMBps: number, connect
   const aria = await exec(SCRIPT, [], scriptEnv(b, path.join(b.dir, "m1"), { DOWNLOAD_CONNECTIONS: String(connections), DOWNLOAD_PARALLEL: String(files) }));
   if (aria.code !== 0) throw new Error(`download-models.sh failed:\n${aria.output}`);
   rows.push({ scenario: label, tool: `download-models.sh, aria2c -x${connections}, ${files} at once (incl. HEADs, sha256 check)`, bytes: total, seconds: aria.seconds });
+  await teardown(b);
+
+  // With a token, aria2c is handed the signed CDN URL from the HEAD (the token stays with the Hub).
+  b = await setup(files, bytes, { ...opts, token: BENCH_TOKEN });
+  const authed = await exec(SCRIPT, [], scriptEnv(b, path.join(b.dir, "m1"), { HF_TOKEN: BENCH_TOKEN, DOWNLOAD_CONNECTIONS: String(connections), DOWNLOAD_PARALLEL: String(files) }));
+  if (authed.code !== 0) throw new Error(`download-models.sh with HF_TOKEN failed:\n${authed.output}`);
+  const leaked = b.server.cdnRequests().filter((r) => r.authorization !== "none").length;
+  rows.push({ scenario: label, tool: `download-models.sh, aria2c -x${connections}, HF_TOKEN set (signed CDN URL given to aria2c)`, bytes: total, seconds: authed.seconds,
+    note: `${leaked} CDN request(s) carried the token` });
   await teardown(b);
 
   b = await setup(files, bytes, opts);
