@@ -407,7 +407,6 @@ pick_source() {
   if [[ -n ${to} && ${to} != "${from}" ]]; then
     SRC_URL[i]=${LOCATION[i]}
     SRC_AUTH[i]=0
-    log "${ID[i]}: the Hub redirects to ${to}: fetching the signed URL there, HF_TOKEN stays with ${from}"
   fi
 }
 
@@ -480,6 +479,9 @@ fetch_aria2() {
       if [[ ${SRC_AUTH[i]} == 1 ]]; then printf '  header=Authorization: Bearer %s\n' "${TOKEN}"; fi
     } >>"${input}"
     announce_start "${i}"
+    if [[ -n ${TOKEN} && ${SRC_URL[i]} != "${URL[i]}" ]]; then
+      log "  ${ID[i]}: from the signed URL the Hub redirects to (${SRC_URL[i]%%\?*}), without HF_TOKEN"
+    fi
   done
   rm -f -- "${WORK}/aria2.out"
   mkfifo "${WORK}/aria2.out"

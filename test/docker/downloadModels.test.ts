@@ -382,6 +382,9 @@ describe("download-models.sh (real aria2c/curl against the Hub emulator)", funct
       assert.ok(hub.some((q) => q.method === "GET" && q.file === "org/gated/config.json" && q.status === 200));
       assert.ok(!r.stdout.includes(TOKEN) && !r.stderr.includes(TOKEN));
       assert.doesNotMatch(r.stdout + r.stderr, /X-Amz-Signature=/, "signed URLs stay out of the logs");
+      const says = /gated: from the signed URL the Hub redirects to \(http:\/\/localhost:\d+\/cdn\/[0-9a-f]{64}\), without HF_TOKEN/;
+      if (tool === "aria2c") assert.match(r.stdout, says);
+      else assert.doesNotMatch(r.stdout, says, "curl follows the redirect itself");
     }
   });
 
