@@ -24,6 +24,7 @@
 // huggingface.js `ListFileEntry`. Listens on 127.0.0.1, port 0; `localhost` must resolve to 127.0.0.1 (it does in
 // /etc/hosts almost everywhere; curl and aria2c try the next address when ::1 comes first and refuses).
 import http from "node:http";
+import { listenOnLoopback, trackSockets } from "./loopback";
 import type { Socket } from "node:net";
 import { createHash, randomBytes } from "node:crypto";
 
@@ -156,23 +157,13 @@ export class ModelServer {
     this.cdnOrigin = `http://${this.cdnHost}:${new URL(endpoint).port}`;
   }
 
-  static start(opts: ModelServerOptions = {}): Promise<ModelServer> {
+  static async start(opts: ModelServerOptions = {}): Promise<ModelServer> {
     const server = http.createServer();
-    return new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => {
-        const addr = server.address();
-        if (!addr || typeof addr === "string") return reject(new Error("no address"));
-        const ms = new ModelServer(server, `http://127.0.0.1:${addr.port}`, opts);
-        server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => ms.onRequest(req, res));
-        server.on("connection", (s: Socket) => {
-          ms.sockets.add(s);
-          s.on("close", () => ms.sockets.delete(s));
-        });
-        server.on("clientError", (_e, s: Socket) => s.destroy());
-        resolve(ms);
-      });
-    });
+    const port = await listenOnLoopback(server);
+    const ms = new ModelServer(server, `http://127.0.0.1:${port}`, opts);
+    server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => ms.onRequest(req, res));
+    trackSockets(server, ms.sockets);
+    return ms;
   }
 
   /** Publishes a file; returns its sha256 (the LFS oid). */

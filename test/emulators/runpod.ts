@@ -1,6 +1,7 @@
 // Strict local emulator of RunPod REST API v2 (pods, registries, SSH keys, GPU/DC catalog).
 // Follows /work/shared/reference/runpod-rest-v2.md (§1–§4, §7). Unemulated routes answer 404 problem+json.
 import http from "node:http";
+import { listenOnLoopback, trackSockets } from "./loopback";
 import type { Socket } from "node:net";
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
 
@@ -232,20 +233,13 @@ export class RunPodEmulator {
     ];
   }
 
-  static start(opts: EmulatorOptions = {}): Promise<RunPodEmulator> {
+  static async start(opts: EmulatorOptions = {}): Promise<RunPodEmulator> {
     const server = http.createServer();
-    return new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => {
-        const addr = server.address();
-        if (!addr || typeof addr === "string") return reject(new Error("no address"));
-        const emu = new RunPodEmulator(server, addr.port, opts);
-        server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => emu.onRequest(req, res));
-        server.on("connection", (s: Socket) => { emu.sockets.add(s); s.on("close", () => emu.sockets.delete(s)); });
-        server.on("clientError", (_e, s: Socket) => s.destroy());
-        resolve(emu);
-      });
-    });
+    const port = await listenOnLoopback(server);
+    const emu = new RunPodEmulator(server, port, opts);
+    server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => emu.onRequest(req, res));
+    trackSockets(server, emu.sockets);
+    return emu;
   }
 
   // ------------------------------------------------------------ test knobs
