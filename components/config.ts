@@ -29,7 +29,7 @@ const BUILD_ARGS_FROM_KEYS: Record<ManagedBuildArg, string> = {
   ENABLE_MMPOSE: "image.mmpose",
   BAKE_STEADYDANCER: "image.bakeModels",
   STEADYDANCER_VARIANT: "model.variant",
-  BUILDKIT_INLINE_CACHE: "the image component (always 1, for the registry build cache)",
+  BUILDKIT_INLINE_CACHE: "the image component (its build cache is the registry cache <repo>:buildcache)",
 };
 /** Workflows the checks CLI knows by name; anything else is a file path. */
 const BUILTIN_WORKFLOW_NAMES = Object.keys(BUILTIN_WORKFLOWS);

@@ -1,8 +1,9 @@
 // The files of a Docker build context that reach the builder, decided by its .dockerignore the way Docker
 // decides (moby patternmatcher): patterns are cleaned paths relative to the context, `*`, `?`, `[…]` and `**`
 // wildcards, a pattern matching a parent directory matches everything below it, `!` re-includes, and the last
-// matching pattern wins. The Dockerfile is always sent.
-import * as crypto from "crypto";
+// matching pattern wins. The Dockerfile is always sent. These are also the files whose change makes
+// docker-build rebuild the image (its contextHash reads the same .dockerignore with Docker's own matcher);
+// the tests use this to show what does and does not rebuild.
 import * as fs from "fs";
 import * as path from "path";
 
@@ -86,19 +87,4 @@ export function buildContextFiles(dir: string, dockerfile = "Dockerfile"): strin
   };
   walk("");
   return files;
-}
-
-/**
- * sha256 over the relative path, mode and content of every file the builder receives: changes when anything
- * the build can see changes, and not when files the .dockerignore keeps out (outputs, notes) do.
- */
-export function contextHash(dir: string): string {
-  const hash = crypto.createHash("sha256");
-  for (const rel of buildContextFiles(dir)) {
-    const file = path.join(dir, rel);
-    hash.update(`${rel}\0${fs.statSync(file).mode & 0o777}\0`);
-    hash.update(fs.readFileSync(file));
-    hash.update("\0");
-  }
-  return `sha256:${hash.digest("hex")}`;
 }

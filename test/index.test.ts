@@ -8,7 +8,7 @@ import {
   CHECKS_TYPE,
   COMFY_IMAGE_TYPE,
   COMMAND_TYPE,
-  DOCKER_IMAGE_TYPE,
+  DOCKER_BUILD_IMAGE_TYPE,
   GPU_POD_TYPE,
   MockRecorder,
   POD_TYPE,
@@ -133,7 +133,7 @@ describe("program (index.ts)", function () {
     assert.equal(mocks.only(COMFY_IMAGE_TYPE).name, "steadydancer");
     assert.equal(mocks.only(GPU_POD_TYPE).name, "steadydancer");
     assert.equal(mocks.only(CHECKS_TYPE).name, "steadydancer");
-    assert.equal(mocks.ofType(DOCKER_IMAGE_TYPE).length, 0, "a prebuilt image is not built");
+    assert.equal(mocks.ofType(DOCKER_BUILD_IMAGE_TYPE).length, 0, "a prebuilt image is not built");
     const pod = mocks.only(POD_TYPE).inputs;
     assert.equal(pod.image, digestRef, "the pod runs the digest, not the tag");
     assert.equal(pod.readyTimeoutSeconds, 30 * 60);
@@ -222,9 +222,9 @@ describe("program (index.ts)", function () {
 
     const out = await outputsOf(await runProgram());
 
-    const build = mocks.only(DOCKER_IMAGE_TYPE).inputs.build as Record<string, unknown>;
-    assert.equal(build.context, path.dirname(DOCKERFILE));
-    assert.equal((build.args as Record<string, string>).COMFYUI_VERSION, "v0.3.75");
+    const build = mocks.only(DOCKER_BUILD_IMAGE_TYPE).inputs;
+    assert.equal(path.resolve(String((build.context as { location: string }).location)), path.dirname(DOCKERFILE));
+    assert.equal((build.buildArgs as Record<string, string>).COMFYUI_VERSION, "v0.3.75");
     assert.equal(out.imageRef, `${REPO}@${fakeDigest(`built:${IMAGE}`)}`);
     assert.equal(mocks.only(POD_TYPE).inputs.image, out.imageRef);
   });

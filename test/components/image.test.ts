@@ -1,21 +1,21 @@
 import * as assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { buildContextFiles, contextHash, inBuildContext } from "../../components/dockerContext";
+import { buildContextFiles, inBuildContext } from "../../components/dockerContext";
 import {
   ComfyImage,
+  HF_TOKEN_SECRET_ID,
   dockerBuildArgs,
   findDockerContext,
   imageRefProblem,
   parseImageRef,
-  writePrivateFile,
   type ComfyImageArgs,
 } from "../../components/image";
 import {
   COMFY_IMAGE_TYPE,
+  DOCKER_BUILD_IMAGE_TYPE,
   DOCKER_IMAGE_TYPE,
   DOCKER_PROVIDER_TYPE,
   DOCKER_TAG_TYPE,
@@ -31,25 +31,72 @@ import {
   registeredUrns,
   settled,
   unwrap,
+  type Recorded,
 } from "../helpers/pulumiMocks";
 
 const IMAGE = "ghcr.io/org/comfyui-steadydancer:0.1.0";
 const REPO = "ghcr.io/org/comfyui-steadydancer";
 const PASSWORD = "ghp_FAKEPASSWORD_image_test_xyz";
 const HF_TOKEN = "hf_FAKETOKEN_image_test_abcdef";
-/** Waits up to a second for `done` (an apply's side effect lands after the outputs that fed it resolve). */
-async function eventually(done: () => boolean): Promise<void> {
-  for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+
+const BUILD_TYPES = [DOCKER_BUILD_IMAGE_TYPE, DOCKER_IMAGE_TYPE, REMOTE_IMAGE_TYPE, REGISTRY_IMAGE_TYPE, DOCKER_TAG_TYPE];
+
+/** A downstream resource that runs the image. */
+class Consumer extends pulumi.CustomResource {
+  constructor(name: string, props: { image: pulumi.Input<string> }) {
+    super("test:index:Consumer", name, props);
+  }
 }
 
-const BUILD_TYPES = [DOCKER_IMAGE_TYPE, REMOTE_IMAGE_TYPE, REGISTRY_IMAGE_TYPE, DOCKER_TAG_TYPE];
+/** A recorded input with every secret wrapper taken off, at any depth: what the provider receives. */
+function unwrapped(value: unknown): unknown {
+  const v = plain(value);
+  if (Array.isArray(v)) return v.map(unwrapped);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapped(x)]));
+  return v;
+}
+
+/**
+ * What this process writes to files while `run` runs: every write call of the real fs module (the one the
+ * SDK and our modules share), with its target and its data as text.
+ */
+async function fileWritesDuring(run: () => Promise<void>): Promise<{ target: string; data: string }[]> {
+  const realFs = process.getBuiltinModule("node:fs") as unknown as Record<string, unknown>;
+  const promises = realFs.promises as Record<string, unknown>;
+  const writes: { target: string; data: string }[] = [];
+  const originals: [Record<string, unknown>, string, unknown][] = [];
+  const text = (data: unknown) => (typeof data === "string" ? data : Buffer.isBuffer(data) ? data.toString("utf8") : String(data));
+  const spied: [Record<string, unknown>, string][] = [
+    [realFs, "writeFileSync"],
+    [realFs, "appendFileSync"],
+    [realFs, "writeSync"],
+    [realFs, "writeFile"],
+    [realFs, "appendFile"],
+    [realFs, "write"],
+    [promises, "writeFile"],
+    [promises, "appendFile"],
+  ];
+  for (const [owner, fn] of spied) {
+    const original = owner[fn] as (...a: unknown[]) => unknown;
+    originals.push([owner, fn, original]);
+    owner[fn] = (...a: unknown[]) => {
+      writes.push({ target: String(a[0]), data: text(a[1]) });
+      return original.apply(owner, a);
+    };
+  }
+  try {
+    await run();
+  } finally {
+    for (const [owner, fn, original] of originals) owner[fn] = original;
+  }
+  return writes;
+}
 
 describe("ComfyImage", function () {
   this.timeout(20000);
   let mocks: MockRecorder;
   let tmp: string;
   let context: string;
-  let secretDir: string;
 
   const imageArgs = (overrides: Partial<ComfyImageArgs> = {}): ComfyImageArgs => ({
     imageName: IMAGE,
@@ -59,9 +106,15 @@ describe("ComfyImage", function () {
     bakeModels: false,
     modelVariant: "fp8",
     contextDir: context,
-    secretDir,
     ...overrides,
   });
+
+  /** The image's reference and the docker-build Image it registered, once everything settled. */
+  async function built(image: ComfyImage): Promise<{ ref: string; build: Recorded }> {
+    const ref = await unwrap(image.imageRef);
+    await settled();
+    return { ref, build: mocks.only(DOCKER_BUILD_IMAGE_TYPE) };
+  }
 
   before(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "comfy-image-test-"));
@@ -69,7 +122,6 @@ describe("ComfyImage", function () {
     fs.mkdirSync(path.join(context, "scripts"), { recursive: true });
     fs.writeFileSync(path.join(context, "Dockerfile"), "FROM scratch\n");
     fs.writeFileSync(path.join(context, "scripts", "start.sh"), "#!/bin/sh\n");
-    secretDir = path.join(tmp, "secrets");
   });
 
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -80,149 +132,147 @@ describe("ComfyImage", function () {
   });
 
   describe("building (image.build true)", () => {
-    it("builds the context for linux/amd64 with BuildKit, the build args of its switches and inline cache from :buildcache", async () => {
+    it("builds the context with buildx for linux/amd64 with the build args of its switches and pushes the image.ref tag", async () => {
       const image = new ComfyImage(
         "img",
         imageArgs({ flashAttn: false, bakeModels: true, modelVariant: "fp16", extraBuildArgs: { COMFYUI_VERSION: "v0.3.75" } }),
       );
-      await unwrap(image.imageRef);
-      await settled();
+      const { build } = await built(image);
 
-      const { inputs } = mocks.only(DOCKER_IMAGE_TYPE);
-      assert.equal(inputs.imageName, IMAGE);
-      assert.deepEqual(inputs.build, {
-        context,
-        dockerfile: path.join(context, "Dockerfile"),
-        platform: "linux/amd64",
-        builderVersion: "BuilderBuildKit",
-        args: {
-          COMFYUI_VERSION: "v0.3.75",
-          ENABLE_FLASH_ATTN: "false",
-          ENABLE_MMPOSE: "true",
-          BAKE_STEADYDANCER: "true",
-          STEADYDANCER_VARIANT: "fp16",
-          BUILDKIT_INLINE_CACHE: "1",
-        },
-        cacheFrom: { images: [`${REPO}:buildcache`] },
+      const location = path.relative(process.cwd(), context);
+      assert.deepEqual(build.inputs.tags, [IMAGE]);
+      assert.equal(build.inputs.push, true);
+      assert.deepEqual(build.inputs.platforms, ["linux/amd64"]);
+      assert.deepEqual(build.inputs.context, { location });
+      assert.deepEqual(build.inputs.dockerfile, { location: path.join(location, "Dockerfile") });
+      assert.equal(path.resolve(location), context, "the provider, run in the project directory, finds the context");
+      assert.deepEqual(build.inputs.buildArgs, {
+        COMFYUI_VERSION: "v0.3.75",
+        ENABLE_FLASH_ATTN: "false",
+        ENABLE_MMPOSE: "true",
+        BAKE_STEADYDANCER: "true",
+        STEADYDANCER_VARIANT: "fp16",
       });
-      assert.notEqual(inputs.skipPush, true, "the image is pushed");
-      assert.ok(registeredUrns().some((u) => u.endsWith(`::${COMFY_IMAGE_TYPE}$${DOCKER_IMAGE_TYPE}::img-image`)));
+      assert.equal(build.inputs.buildOnPreview, false, "`pulumi preview` must not run a build of tens of minutes");
+      assert.equal(build.retainOnDelete, true, "destroying the stack leaves the pushed image in the registry");
+      assert.ok(registeredUrns().some((u) => u.endsWith(`::${COMFY_IMAGE_TYPE}$${DOCKER_BUILD_IMAGE_TYPE}::img-image`)));
+      assert.deepEqual(
+        mocks.created.filter((r) => r.type !== DOCKER_BUILD_IMAGE_TYPE && BUILD_TYPES.includes(r.type)),
+        [],
+        "one resource builds and pushes: no docker.Image, RemoteImage, Tag or RegistryImage",
+      );
     });
 
-    it("hands on the pushed repoDigest as imageRef, so an unchanged image keeps the same reference", async () => {
+    it("exports every stage's layers to <repo>:buildcache (mode max) and reads them back from there", async () => {
+      const { build } = await built(new ComfyImage("cache", imageArgs()));
+
+      assert.deepEqual(build.inputs.cacheTo, [{ registry: { ref: `${REPO}:buildcache`, mode: "max" } }]);
+      assert.deepEqual(build.inputs.cacheFrom, [{ registry: { ref: `${REPO}:buildcache` } }]);
+    });
+
+    it("hands downstream resources the pushed digest as repo@sha256:…", async () => {
       const image = new ComfyImage("digest", imageArgs());
-      const [ref, built] = await Promise.all([unwrap(image.imageRef), unwrap(image.built)]);
+      const consumer = new Consumer("consumer", { image: image.imageRef });
+      const [{ ref, build }, isBuilt] = await Promise.all([built(image), unwrap(image.built)]);
+      await unwrap(consumer.urn);
+      await settled();
 
-      assert.equal(ref, `${REPO}@${fakeDigest(`built:${IMAGE}`)}`);
+      assert.equal(ref, `${REPO}@${fakeDigest(`built:${IMAGE}`)}`, "the build's digest output, on the repository");
       assert.match(ref, /^ghcr\.io\/org\/comfyui-steadydancer@sha256:[a-f0-9]{64}$/);
-      assert.equal(built, true);
+      assert.equal(isBuilt, true);
+      const downstream = mocks.only("test:index:Consumer");
+      assert.equal(downstream.inputs.image, ref, "the consumer runs the digest, not the tag");
+      assert.ok(build.urn && downstream.dependencies?.includes(build.urn), "and waits for the build and push");
     });
 
-    it("refreshes :buildcache from each new build through a Tag and a RegistryImage triggered by its digest", async () => {
-      const image = new ComfyImage("cache", imageArgs());
-      const ref = await unwrap(image.imageRef);
-      await settled();
+    it("gives an unchanged context the same inputs on every run and from another checkout, so nothing is rebuilt", async () => {
+      // docker-build rebuilds when an input differs or when its hash of the context's files does: the inputs
+      // must carry nothing of the run or of where the checkout lives.
+      const checkouts = ["a", "b"].map((n) => path.join(tmp, "checkouts", n, "project"));
+      for (const dir of checkouts) {
+        fs.mkdirSync(path.join(dir, "docker"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "docker", "Dockerfile"), "FROM scratch\n");
+      }
+      const cwd = process.cwd();
+      const inputsIn = async (dir: string) => {
+        mocks = new MockRecorder();
+        await installMocks(mocks);
+        process.chdir(dir);
+        try {
+          const args = imageArgs({
+            contextDir: path.join(dir, "docker"),
+            bakeModels: true,
+            hfToken: pulumi.secret(HF_TOKEN),
+            registry: { username: "org-bot", password: PASSWORD },
+          });
+          const { build } = await built(new ComfyImage("same", args));
+          return unwrapped(build.inputs) as Record<string, unknown>;
+        } finally {
+          process.chdir(cwd);
+        }
+      };
+      const [here, elsewhere] = checkouts as [string, string];
+      const first = await inputsIn(here);
+      const again = await inputsIn(here);
+      const otherCheckout = await inputsIn(elsewhere);
 
-      const tag = mocks.only(DOCKER_TAG_TYPE).inputs;
-      assert.equal(tag.sourceImage, IMAGE);
-      assert.equal(tag.targetImage, `${REPO}:buildcache`);
-      assert.deepEqual(tag.tagTriggers, [ref]);
-      const push = mocks.only(REGISTRY_IMAGE_TYPE).inputs;
-      assert.equal(push.name, `${REPO}:buildcache`);
-      assert.equal(push.keepRemotely, true, "replacing the cache push must not delete the tag");
-      assert.deepEqual(push.triggers, { source: ref });
+      assert.deepEqual(again, first);
+      assert.deepEqual(otherCheckout, first);
+      assert.deepEqual(first.context, { location: "docker" });
+      assert.equal(JSON.stringify(first).includes(tmp), false, "no absolute path of this machine in the inputs");
     });
 
-    it("logs in to the image's registry with the password only ever as a secret", async () => {
-      const image = new ComfyImage("private", imageArgs({ registry: { username: "org-bot", password: PASSWORD } }));
-      await unwrap(image.imageRef);
-      await settled();
+    it("logs in to the image's registry through `registries`, with the password only ever as a secret", async () => {
+      const { build } = await built(new ComfyImage("private", imageArgs({ registry: { username: "org-bot", password: PASSWORD } })));
 
-      // The SDK lifts a nested secret to the property holding it: the whole registry block is secret.
-      const registry = mocks.only(DOCKER_IMAGE_TYPE).inputs.registry;
-      assert.ok(pulumi.runtime.isRpcSecret(registry), "the registry block carrying the password must be a secret");
-      assert.deepEqual(plain(registry), { server: "ghcr.io", username: "org-bot", password: PASSWORD });
-      const cachePush = mocks.only(REGISTRY_IMAGE_TYPE).inputs.authConfig;
-      assert.ok(pulumi.runtime.isRpcSecret(cachePush));
-      assert.equal((plain(cachePush) as Record<string, unknown>).address, "ghcr.io");
+      // The SDK lifts a nested secret to the property holding it: the whole registries list is secret.
+      assert.ok(pulumi.runtime.isRpcSecret(build.inputs.registries), "the registries list carrying the password must be a secret");
+      assert.deepEqual(unwrapped(build.inputs.registries), [{ address: "ghcr.io", username: "org-bot", password: PASSWORD }]);
       assert.deepEqual(mocks.created.flatMap((r) => plaintextPaths(r.inputs, PASSWORD, r.name)), []);
+    });
+
+    it("names Docker Hub in full in the tag and cache refs, and keeps the name as given in imageRef", async () => {
+      const image = new ComfyImage("hub", imageArgs({ imageName: "someone/comfy:1", registry: { username: "u", password: PASSWORD } }));
+      const { ref, build } = await built(image);
+
+      assert.deepEqual(build.inputs.tags, ["docker.io/someone/comfy:1"]);
+      assert.deepEqual(build.inputs.cacheFrom, [{ registry: { ref: "docker.io/someone/comfy:buildcache" } }]);
+      assert.equal((unwrapped(build.inputs.registries) as { address: string }[])[0]?.address, "docker.io");
+      assert.equal(ref, `someone/comfy@${fakeDigest("built:docker.io/someone/comfy:1")}`);
     });
 
     it("keeps the HF token out of the build when models are not baked", async () => {
-      const image = new ComfyImage("nobake", imageArgs({ hfToken: pulumi.secret(HF_TOKEN) }));
-      await unwrap(image.imageRef);
-      await settled();
+      const { build } = await built(new ComfyImage("nobake", imageArgs({ hfToken: pulumi.secret(HF_TOKEN) })));
 
-      assert.equal(mocks.ofType(DOCKER_IMAGE_TYPE).length, 1);
+      assert.equal(build.inputs.secrets, undefined);
       assert.deepEqual(anyInputContains(mocks.created, HF_TOKEN), []);
-      assert.equal(fs.existsSync(secretDir) && fs.readdirSync(secretDir).length > 0, false, "no token file written");
     });
 
-    it("bakes gated weights with the HF token as a BuildKit secret file, never a build arg, then pushes", async () => {
-      // What the provider finds at the file when it builds: the engine hands it the RemoteImage's inputs.
-      const atBuild: { content: string; mode: number }[] = [];
-      const register = mocks.newResource.bind(mocks);
-      mocks.newResource = (args) => {
-        if (args.type === REMOTE_IMAGE_TYPE) {
-          const inputs = args.inputs as Record<string, unknown>;
-          const src = String((plain(inputs.build) as { secrets: { src: string }[] }).secrets[0]?.src);
-          atBuild.push({ content: fs.readFileSync(src, "utf8"), mode: fs.statSync(src).mode & 0o777 });
-        }
-        return register(args);
-      };
-      const image = new ComfyImage(
-        "bake",
-        imageArgs({ bakeModels: true, hfToken: pulumi.secret(HF_TOKEN), registry: { username: "org-bot", password: PASSWORD } }),
-      );
-      const ref = await unwrap(image.imageRef);
-      await settled();
+    it("bakes gated weights with the HF token as a BuildKit secret by value: no build arg, no plaintext, no file", async () => {
+      const dockerfile = fs.readFileSync(path.join(findDockerContext(), "Dockerfile"), "utf8");
+      assert.match(dockerfile, new RegExp(`--mount=type=secret,id=${HF_TOKEN_SECRET_ID}\\b`), "the id the Dockerfile mounts");
+      let ref = "";
+      let build: Recorded | undefined;
+      const writes = await fileWritesDuring(async () => {
+        const image = new ComfyImage(
+          "bake",
+          imageArgs({ bakeModels: true, hfToken: pulumi.secret(HF_TOKEN), registry: { username: "org-bot", password: PASSWORD } }),
+        );
+        ({ ref, build } = await built(image));
+      });
+      assert.ok(build);
 
-      assert.equal(mocks.ofType(DOCKER_IMAGE_TYPE).length, 0, "docker.Image has no build secrets");
-      const build = mocks.only(REMOTE_IMAGE_TYPE);
-      // Secret as a whole: it holds the token file's path and the registry password.
-      assert.ok(pulumi.runtime.isRpcSecret(build.inputs.build));
-      const spec = plain(build.inputs.build) as Record<string, unknown>;
-      assert.equal(spec.platform, "linux/amd64");
-      assert.deepEqual(spec.cacheFroms, [`${REPO}:buildcache`]);
-      assert.equal((spec.buildArgs as Record<string, string>).BAKE_STEADYDANCER, "true");
-      assert.equal((spec.buildArgs as Record<string, string>).BUILDKIT_INLINE_CACHE, "1");
-      const secrets = spec.secrets as { id: string; src: string }[];
-      assert.equal(secrets.length, 1);
-      assert.equal(secrets[0]?.id, "hf_token", "the id the Dockerfile mounts");
-      const file = String(secrets[0]?.src);
-      assert.equal(path.dirname(file), secretDir);
-      assert.deepEqual(atBuild, [{ content: HF_TOKEN, mode: 0o600 }]);
-      assert.equal(fs.statSync(secretDir).mode & 0o777, 0o700);
-      await eventually(() => !fs.existsSync(file));
-      assert.equal(fs.existsSync(file), false, "the token file is removed once the image is built");
-      // The token is in no input at all, secret or not: only the file's path is.
-      assert.deepEqual(anyInputContains(mocks.created, HF_TOKEN), []);
-      assert.deepEqual(mocks.created.flatMap((r) => plaintextPaths(r.inputs, PASSWORD, r.name)), []);
-      const triggers = build.inputs.triggers as Record<string, string>;
-      assert.equal(triggers.context, contextHash(context));
-
-      const pushes = mocks.ofType(REGISTRY_IMAGE_TYPE);
-      const push = pushes.find((r) => r.name === "bake-push")?.inputs;
-      assert.equal(push?.name, IMAGE);
-      assert.equal(push?.keepRemotely, true);
-      assert.deepEqual(push?.triggers, { imageId: fakeDigest(`local:${IMAGE}`) });
-      assert.ok(pulumi.runtime.isRpcSecret(push?.authConfig));
-      assert.equal(ref, `${REPO}@${fakeDigest(`pushed:${IMAGE}`)}`);
-      assert.equal(mocks.only(DOCKER_TAG_TYPE).inputs.sourceImage, IMAGE);
-    });
-
-    it("writes no token file in a preview, where nothing is built, and keeps the same build inputs", async () => {
-      const previewMocks = new MockRecorder();
-      await installMocks(previewMocks, "dev", true);
-      const stray = path.join(secretDir, "hf_token-dev");
-      fs.rmSync(stray, { force: true });
-      const image = new ComfyImage("preview", imageArgs({ bakeModels: true, hfToken: pulumi.secret(HF_TOKEN) }));
-      await unwrap(image.imageRef);
-      await settled();
-
-      const spec = plain(previewMocks.only(REMOTE_IMAGE_TYPE).inputs.build) as { secrets: { id: string; src: string }[] };
-      assert.deepEqual(spec.secrets, [{ id: "hf_token", src: stray }], "the path an update would use");
-      assert.equal(fs.existsSync(stray), false, "a preview must not write the token to disk");
+      assert.ok(pulumi.runtime.isRpcSecret(build.inputs.secrets), "the secrets input is a secret");
+      assert.deepEqual(unwrapped(build.inputs.secrets), { [HF_TOKEN_SECRET_ID]: HF_TOKEN });
+      assert.ok(build.additionalSecretOutputs?.includes("secrets"), "and stays one in the state the provider returns");
+      const elsewhere = Object.keys(build.inputs).filter((key) => key !== "secrets" && JSON.stringify(unwrapped(build?.inputs[key])).includes(HF_TOKEN));
+      assert.deepEqual(elsewhere, [], "the token is in no other input, build args included");
+      assert.deepEqual(anyInputContains(mocks.created.filter((r) => r !== build), HF_TOKEN), []);
+      assert.deepEqual(mocks.created.flatMap((r) => plaintextPaths(r.inputs, HF_TOKEN, r.name)), []);
+      assert.deepEqual(writes.filter((w) => w.data.includes(HF_TOKEN)), [], "no file is written with the token");
+      assert.deepEqual(build.inputs.ignoreSecretsInDiffCalculation, [HF_TOKEN_SECRET_ID], "a rotated token alone rebuilds nothing");
+      assert.equal((build.inputs.buildArgs as Record<string, string>).BAKE_STEADYDANCER, "true");
+      assert.equal(ref, `${REPO}@${fakeDigest(`built:${IMAGE}`)}`);
     });
 
     it("refuses to build into a digest reference, before creating anything", () => {
@@ -283,13 +333,13 @@ describe("ComfyImage", function () {
     it("refuses build args that the component sets itself or that look like credentials", () => {
       const base = { flashAttn: true, mmpose: true, bakeModels: false, modelVariant: "fp8" as const };
       assert.throws(() => dockerBuildArgs({ ...base, extraBuildArgs: { STEADYDANCER_VARIANT: "fp16" } }), /set by ComfyImage/);
+      assert.throws(() => dockerBuildArgs({ ...base, extraBuildArgs: { BUILDKIT_INLINE_CACHE: "1" } }), /set by ComfyImage/);
       assert.throws(() => dockerBuildArgs({ ...base, extraBuildArgs: { HF_TOKEN: "x" } }), /credential/);
       assert.deepEqual(dockerBuildArgs(base), {
         ENABLE_FLASH_ATTN: "true",
         ENABLE_MMPOSE: "true",
         BAKE_STEADYDANCER: "false",
         STEADYDANCER_VARIANT: "fp8",
-        BUILDKIT_INLINE_CACHE: "1",
       });
     });
 
@@ -323,17 +373,7 @@ describe("ComfyImage", function () {
       assert.throws(() => findDockerContext(os.tmpdir()), /cannot find docker\/Dockerfile/);
     });
 
-    it("hashes the build context so that any file change rebuilds and nothing else does", () => {
-      const before = contextHash(context);
-      assert.equal(contextHash(context), before);
-      const script = path.join(context, "scripts", "start.sh");
-      fs.writeFileSync(script, "#!/bin/sh\necho changed\n");
-      assert.notEqual(contextHash(context), before);
-      fs.writeFileSync(script, "#!/bin/sh\n");
-      assert.equal(contextHash(context), before);
-    });
-
-    it("hashes only what the .dockerignore sends to the builder: outputs and notes do not rebuild the image", () => {
+    it("keeps what docker/.dockerignore leaves out from the context docker-build hashes: outputs and notes rebuild nothing", () => {
       const ctx = path.join(tmp, "ignored", "docker");
       const write = (rel: string, body: string) => {
         fs.mkdirSync(path.dirname(path.join(ctx, rel)), { recursive: true });
@@ -348,20 +388,9 @@ describe("ComfyImage", function () {
       write("output/smoke/smoke_00001.mp4", "video");
       write("docker-compose.yml", "services: {}\n");
       assert.deepEqual(buildContextFiles(ctx), ["Dockerfile", "scripts/start.sh", "workflows/smoke.json"]);
-
-      const before = contextHash(ctx);
-      write("workflows/README.md", "edited notes\n");
-      write("output/smoke/smoke_00002.mp4", "another video");
-      write("docker-compose.yml", "services: { comfyui: {} }\n");
-      assert.equal(contextHash(ctx), before, "files the builder never sees must not trigger a rebuild");
-      write("workflows/smoke.json", '{"1":{}}');
-      const edited = contextHash(ctx);
-      assert.notEqual(edited, before, "a file COPY reads rebuilds");
-      write("Dockerfile", "FROM scratch\nLABEL a=b\n");
-      assert.notEqual(contextHash(ctx), edited, "the Dockerfile is always part of the build, even under `*`");
     });
 
-    it("hashes the project's docker/ folder without its notes, compose file or outputs", () => {
+    it("sends the builder, and hashes, the project's docker/ folder without its notes, compose file or outputs", () => {
       const files = buildContextFiles(findDockerContext());
       assert.ok(files.includes("Dockerfile") && files.includes("scripts/start.sh") && files.includes("workflows/smoke.json"), files.join(" "));
       assert.deepEqual(files.filter((f) => f.endsWith(".md") || f.startsWith("output/") || f === "docker-compose.yml"), []);
@@ -378,64 +407,6 @@ describe("ComfyImage", function () {
       assert.equal(inBuildContext("*\n!scripts/[^x]*.sh\n", "scripts/start.sh"), true);
       assert.equal(inBuildContext("*\n!scripts/[^x]*.sh\n", "scripts/x.sh"), false);
       assert.equal(inBuildContext("# comment\n\n\\#literal\n", "#literal"), false);
-    });
-
-    describe("the token file when the program is stopped", function () {
-      const IMAGE_JS = path.resolve(__dirname, "../../components/image.js");
-
-      /** A node process that writes a secret file through writePrivateFile, then waits for a signal. */
-      function stopped(signal: NodeJS.Signals, ownHandler: boolean) {
-        const dir = fs.mkdtempSync(path.join(tmp, "sig-"));
-        fs.chmodSync(dir, 0o700);
-        const script = [
-          `const { writePrivateFile } = require(${JSON.stringify(IMAGE_JS)});`,
-          `const file = writePrivateFile(${JSON.stringify(dir)}, "hf_token-dev", "hf_secret");`,
-          ownHandler ? `process.once(${JSON.stringify(signal)}, () => { console.log("own handler"); setTimeout(() => process.exit(7), 20); });` : "",
-          'console.log("ready");',
-          "setInterval(() => {}, 1000);",
-        ].join("\n");
-        return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; left: string[] }>((resolve, reject) => {
-          const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
-          let stdout = "";
-          let sent = false;
-          child.stdout.on("data", (d: Buffer) => {
-            stdout += d.toString();
-            if (!sent && stdout.includes("ready")) {
-              assert.ok(fs.existsSync(path.join(dir, "hf_token-dev")), "the file is there while the program runs");
-              sent = child.kill(signal);
-            }
-          });
-          child.on("error", reject);
-          child.on("close", (code, sig) => resolve({ code, signal: sig, stdout, left: fs.readdirSync(dir) }));
-        });
-      }
-
-      for (const signal of ["SIGINT", "SIGTERM"] as const) {
-        it(`removes it on ${signal} and still ends the process by the signal`, async () => {
-          const run = await stopped(signal, false);
-          assert.deepEqual(run.left, [], "the token file outlived the process");
-          assert.equal(run.signal, signal, `the process must end by ${signal} as it would have (code ${run.code})`);
-        });
-      }
-
-      it("removes it on SIGTERM and leaves the signal to the program's own handler", async () => {
-        const run = await stopped("SIGTERM", true);
-        assert.deepEqual(run.left, []);
-        assert.match(run.stdout, /own handler/);
-        assert.equal(run.code, 7);
-      });
-    });
-
-    it("writes the secret file privately and refuses a directory others can write to", () => {
-      const open = path.join(tmp, "open");
-      fs.mkdirSync(open, { mode: 0o777 });
-      fs.chmodSync(open, 0o777);
-      assert.throws(() => writePrivateFile(open, "t", "x"), /mode 700/);
-      const dir = path.join(tmp, "private");
-      const file = writePrivateFile(dir, "t", "first");
-      assert.equal(writePrivateFile(dir, "t", "second"), file, "a stable path, so the build inputs do not change");
-      assert.equal(fs.readFileSync(file, "utf8"), "second");
-      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
     });
   });
 });

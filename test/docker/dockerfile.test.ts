@@ -515,7 +515,7 @@ function writeExecutable(file: string, body: string): void {
 
 // ---- .dockerignore, as Docker reads it --------------------------------------------------------------
 
-// The matcher is the production one (components/dockerContext.ts): ComfyImage hashes the files it admits.
+// The matcher is components/dockerContext.ts, Docker's rules: the files it admits are those the builder gets.
 
 // ---- docker-compose.yml: nested blocks by indentation (enough for this file; no YAML parser) --------------
 

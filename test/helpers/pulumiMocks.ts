@@ -14,6 +14,7 @@ export const DOCKER_IMAGE_TYPE = "docker:index/image:Image";
 export const REMOTE_IMAGE_TYPE = "docker:index/remoteImage:RemoteImage";
 export const REGISTRY_IMAGE_TYPE = "docker:index/registryImage:RegistryImage";
 export const DOCKER_TAG_TYPE = "docker:index/tag:Tag";
+export const DOCKER_BUILD_IMAGE_TYPE = "docker-build:index:Image";
 export const DOCKER_PROVIDER_TYPE = "pulumi:providers:docker";
 export const COMMAND_TYPE = "command:local:Command";
 export const GET_REGISTRY_IMAGE = "docker:index/getRegistryImage:getRegistryImage";
@@ -45,6 +46,10 @@ export interface Recorded {
   urn?: string;
   /** The provider reference the resource was registered with, if one was given explicitly. */
   provider?: string;
+  /** The retainOnDelete option: true leaves the cloud resource in place on delete. */
+  retainOnDelete?: boolean;
+  /** Outputs the resource asked the engine to keep secret in state (additionalSecretOutputs). */
+  additionalSecretOutputs?: string[];
 }
 
 export interface RecordedCall {
@@ -127,6 +132,12 @@ function computedOutputs(type: string, id: string, inputs: Record<string, unknow
     }
     case REGISTRY_IMAGE_TYPE:
       return { sha256Digest: fakeDigest(`pushed:${String(inputs.name)}`) };
+    case DOCKER_BUILD_IMAGE_TYPE: {
+      // What the provider reports after a pushed build: the digest of the first tag, and that tag at it.
+      const tag = String((inputs.tags as unknown[] | undefined)?.[0]);
+      const digest = fakeDigest(`built:${tag}`);
+      return { digest, ref: `${repoOf(tag)}@${digest}`, contextHash: "0".repeat(64) };
+    }
     case DOCKER_TAG_TYPE:
       return { sourceImageId: fakeDigest(`local:${String(inputs.sourceImage)}`) };
     default:
@@ -166,6 +177,8 @@ interface RegisterRequest {
   getName(): string;
   getDeletebeforereplace(): boolean;
   getDependenciesList(): string[];
+  getRetainondelete(): boolean | undefined;
+  getAdditionalsecretoutputsList(): string[];
 }
 
 interface RegisterResponse {
@@ -174,7 +187,7 @@ interface RegisterResponse {
 
 /**
  * Installs the recorder as Pulumi's mocks; also records each resource's options (deleteBeforeReplace,
- * dependencies). With `preview`, the program runs as in `pulumi preview` (pulumi.runtime.isDryRun() is true).
+ * dependencies, retainOnDelete, additionalSecretOutputs). With `preview`, the program runs as in `pulumi preview` (pulumi.runtime.isDryRun() is true).
  */
 export async function installMocks(recorder: MockRecorder, stack = "dev", preview = false): Promise<void> {
   await pulumi.runtime.setMocks(recorder, "steadydancer-runpod", stack, preview);
@@ -190,6 +203,8 @@ export async function installMocks(recorder: MockRecorder, stack = "dev", previe
         record.deleteBeforeReplace = req.getDeletebeforereplace();
         record.dependencies = req.getDependenciesList();
         record.urn = res?.getUrn();
+        record.retainOnDelete = req.getRetainondelete() ?? false;
+        record.additionalSecretOutputs = req.getAdditionalsecretoutputsList();
       }
       callback(err, res);
     };
