@@ -71,7 +71,7 @@ export class ComfyImage extends pulumi.ComponentResource {
   ): pulumi.Output<string> {
     const location = path.relative(process.cwd(), context) || ".";
     const cache = `${qualifiedName(ref.name)}:${BUILD_CACHE_TAG}`;
-    const bakeWithToken = args.bakeModels && args.hfToken !== undefined;
+    const hfToken = args.bakeModels ? args.hfToken : undefined;
     const image = new dockerBuild.Image(
       `${name}-image`,
       {
@@ -83,8 +83,8 @@ export class ComfyImage extends pulumi.ComponentResource {
         buildArgs,
         cacheFrom: [{ registry: { ref: cache } }],
         cacheTo: [{ registry: { ref: cache, mode: dockerBuild.CacheMode.Max } }],
-        ...(bakeWithToken && {
-          secrets: { [HF_TOKEN_SECRET_ID]: pulumi.secret(args.hfToken ?? "") },
+        ...(hfToken !== undefined && {
+          secrets: { [HF_TOKEN_SECRET_ID]: pulumi.secret(hfToken) },
           // A rotated token alone bakes the same weights: it rebuilds nothing.
           ignoreSecretsInDiffCalculation: [HF_TOKEN_SECRET_ID],
         }),
