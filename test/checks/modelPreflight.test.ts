@@ -186,7 +186,7 @@ describe("ComfyUI emulator: model files", () => {
     const vaeOnly = {
       "1": { class_type: "WanVideoVAELoader", inputs: { model_name: VAE, precision: "bf16" } },
       "2": { class_type: "WanVideoDecode", inputs: { vae: ["1", 0] } },
-      "3": { class_type: "VHS_VideoCombine", inputs: { images: ["2", 0], frame_rate: 16, filename_prefix: "x", format: "video/h264-mp4" } },
+      "3": { class_type: "VHS_VideoCombine", inputs: { images: ["2", 0], frame_rate: 16, loop_count: 0, filename_prefix: "x", format: "video/h264-mp4", pingpong: false, save_output: true } },
     };
     const rejected = await post(vaeOnly);
     assert.equal(rejected.status, 400);
