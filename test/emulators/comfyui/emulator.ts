@@ -5,29 +5,22 @@
 // runs with the capture's websocket sequence (execution.ts), and the history is written after
 // execution_success, followed by a status broadcast and `executing {node: null}`. Modes reproduce the failures
 // a deployment meets; see ComfyMode.
-import { randomUUID } from "node:crypto";
 import type http from "node:http";
 import type { Socket } from "node:net";
-import { WebSocket, WebSocketServer } from "ws";
+import { Clients } from "./clients";
 import { JobExecution, type ExecutionHost, type FinishedJob } from "./execution";
 import { FileStore } from "./files";
 import { EmulatedProcess } from "./lifecycle";
 import { objectInfo } from "./objectInfo";
-import { resolveOptions, type ComfyEmulatorOptions, type ComfyMode, type Job, type Json, type RecordedRequest, type ResolvedOptions, type SentEvent, type Workflow } from "./options";
+import { acceptPrompt } from "./promptRequest";
+import { resolveOptions, type ComfyEmulatorOptions, type ComfyMode, type Job, type Json, type RecordedRequest, type ResolvedOptions, type SentEvent } from "./options";
 import { systemStats } from "./systemStats";
-import { validatePrompt } from "./validation";
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export class ComfyUIEmulator extends EmulatedProcess implements ExecutionHost {
   readonly requests: RecordedRequest[] = [];
-  readonly events: SentEvent[] = [];
-  /** Binary websocket frames delivered (previews, progress text). */
-  binaryFramesSent = 0;
   readonly options: ResolvedOptions;
   readonly files = new FileStore();
-  private readonly wss = new WebSocketServer({ noServer: true });
-  private readonly sockets = new Map<string, WebSocket>();
+  private readonly clients = new Clients();
   private readonly hung = new Set<http.ServerResponse>();
   private pending: Job[] = [];
   private running: Job | null = null;
@@ -75,15 +68,24 @@ export class ComfyUIEmulator extends EmulatedProcess implements ExecutionHost {
     return this.files.get(type, subfolder, filename);
   }
 
+  /** Every event sent, in order (also those no socket received). */
+  get events(): readonly SentEvent[] {
+    return this.clients.events;
+  }
+
+  /** Binary websocket frames delivered (previews, progress text). */
+  get binaryFramesSent(): number {
+    return this.clients.binaryFramesSent;
+  }
+
   /** Closes every client websocket (as a proxy timeout would); the server stays up. */
   dropWebsockets(): void {
-    for (const ws of this.sockets.values()) ws.terminate();
-    this.sockets.clear();
+    this.clients.dropAll();
   }
 
   override async close(): Promise<void> {
     await super.close();
-    this.wss.close();
+    this.clients.close();
   }
 
   protected dropClients(): void {
@@ -100,21 +102,8 @@ export class ComfyUIEmulator extends EmulatedProcess implements ExecutionHost {
     this.running = null;
     this.lastNode = null;
     this.history = new Map();
-    if (this.options.downAs === "502") {
-      this.dropWebsockets();
-      this.phase = "proxy502";
-    } else {
-      this.phase = "refused";
-      await this.stopListening();
-    }
-    this.later(this.options.restartDownMs, () => {
-      if (this.closed) return;
+    await this.restart(this.options.restartDownMs, this.options.downAs, () => {
       this.options.mode = "success"; // one crash, then it works again
-      const up = (): void => {
-        this.phase = "up";
-      };
-      if (this.isListening) up();
-      else void this.listen().then(up);
     });
   }
 
@@ -130,31 +119,18 @@ export class ComfyUIEmulator extends EmulatedProcess implements ExecutionHost {
     if (!this.authorised(req.headers)) return reject(401, "Unauthorized");
     if (url.pathname !== "/ws" && url.pathname !== "/api/ws") return reject(404, "Not Found");
     if (this.options.refuseWebsockets) return reject(503, "Service Unavailable");
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const sid = url.searchParams.get("clientId") || randomUUID().replace(/-/g, "");
-      this.sockets.set(sid, ws); // a reconnect with the same id replaces the old socket
-      ws.on("close", () => {
-        if (this.sockets.get(sid) === ws) this.sockets.delete(sid);
-      });
+    this.clients.accept(req, socket, head, url.searchParams.get("clientId"), (sid) => {
       this.send("status", { status: this.queueInfo(), sid }, sid);
       if (this.running?.clientId === sid && this.lastNode !== null) this.send("executing", { node: this.lastNode }, sid);
     });
   }
 
   send(type: string, data: unknown, to: string | null): void {
-    this.events.push({ type, data, at: Date.now(), to });
-    const message = JSON.stringify({ type, data });
-    const targets = to === null ? [...this.sockets.values()] : [this.sockets.get(to)].filter((w): w is WebSocket => w !== undefined);
-    for (const ws of targets) if (ws.readyState === WebSocket.OPEN) ws.send(message);
+    this.clients.send(type, data, to);
   }
 
   sendBinary(eventType: number, payload: Buffer, to: string | null): void {
-    const header = Buffer.alloc(4);
-    header.writeUInt32BE(eventType, 0);
-    const ws = to === null ? undefined : this.sockets.get(to);
-    if (ws?.readyState !== WebSocket.OPEN) return;
-    ws.send(Buffer.concat([header, payload]), { binary: true });
-    this.binaryFramesSent += 1;
+    this.clients.sendBinary(eventType, payload, to);
   }
 
   setLastNode(nodeId: string | null): void {
@@ -298,35 +274,14 @@ export class ComfyUIEmulator extends EmulatedProcess implements ExecutionHost {
 
   // ------------------------------------------------------------ POST /prompt and the queue
   private postPrompt(data: Json, res: http.ServerResponse): void {
+    // A JSON null body throws here, as in server.py: aiohttp answers 500.
     const number = typeof data.number === "number" ? data.number : data.front ? -this.number : this.number;
     if (typeof data.number !== "number") this.number += 1;
-    if (!data || typeof data !== "object" || !("prompt" in data)) {
-      if (this.options.build === "2024") return this.json(res, 400, { error: "no prompt", node_errors: [] });
-      return this.json(res, 400, { error: { type: "no_prompt", message: "No prompt provided", details: "No prompt provided", extra_info: {} }, node_errors: {} });
-    }
-    let promptId: string = randomUUID();
-    if (this.options.build !== "2024" && data.prompt_id !== undefined && data.prompt_id !== null) {
-      if (typeof data.prompt_id !== "string" || !UUID_RE.test(data.prompt_id)) {
-        return this.json(res, 400, {
-          error: { type: "invalid_prompt_id", message: "prompt_id must be a valid UUID", details: "prompt_id must be a UUID string in canonical lowercase hyphenated form; omit it to let the server generate one", extra_info: {} },
-          node_errors: {},
-        });
-      }
-      promptId = data.prompt_id;
-    }
-    const prompt = (data.prompt ?? {}) as Workflow;
-    const validation = validatePrompt(prompt, { classes: this.objectInfo(), inputFiles: this.inputFiles(), unknownNodeError: this.options.unknownNodeError });
-    if (!validation.ok) return this.json(res, 400, validation.body);
-    const extraData: Json = { ...((data.extra_data as Json | undefined) ?? {}) };
-    if (typeof data.client_id === "string") extraData.client_id = data.client_id;
-    if (this.options.build === "2026") extraData.create_time = Date.now();
-    const job: Job = {
-      number, promptId, prompt, extraData, outputs: validation.outputs,
-      clientId: typeof data.client_id === "string" ? data.client_id : null, interrupted: false,
-    };
-    this.pending.push(job);
+    const answer = acceptPrompt(data, number, this.options, { classes: this.objectInfo(), inputFiles: this.inputFiles() });
+    this.json(res, answer.status, answer.body);
+    if (answer.status !== 200) return;
+    this.pending.push(answer.job);
     this.pending.sort((a, b) => a.number - b.number);
-    this.json(res, 200, { prompt_id: promptId, number, node_errors: validation.nodeErrors });
     this.broadcastStatus(); // PromptQueue.put → queue_updated
     this.later(0, () => void this.work());
   }

@@ -27,10 +27,6 @@ export abstract class EmulatedProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  protected get isListening(): boolean {
-    return this.listening;
-  }
-
   protected abstract handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
   protected abstract upgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void;
   /** Ends what lives on top of the HTTP server (websockets, requests held open). */
@@ -78,6 +74,26 @@ export abstract class EmulatedProcess {
           this.phase = "up";
         });
       });
+    });
+  }
+
+  /** Gone for downMs (connections refused, or a proxy's 502 while the port stays open), then up again. */
+  protected async restart(downMs: number, downAs: "refused" | "502", beforeUp: () => void): Promise<void> {
+    if (downAs === "502") {
+      this.dropClients();
+      this.phase = "proxy502";
+    } else {
+      this.phase = "refused";
+      await this.stopListening();
+    }
+    this.later(downMs, () => {
+      if (this.closed) return;
+      beforeUp();
+      const up = (): void => {
+        this.phase = "up";
+      };
+      if (this.listening) up();
+      else void this.listen().then(up);
     });
   }
 
