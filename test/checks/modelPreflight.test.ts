@@ -138,7 +138,7 @@ describe("generate check: model files before queueing", function () {
     ["answers {} for it", {}],
     ["answers 404 for /object_info/{class}", { objectInfoPerClass: false }],
   ] as const) {
-    it(`leaves a loader class ComfyUI does not know to POST /prompt's missing_node_type when it ${why}`, async () => {
+    it(`leaves a loader class ComfyUI does not know to POST /prompt's unknown-class rejection when it ${why}`, async () => {
       const emu = await start({ mode: "missingNode", missingClass: "WanVideoModelLoader", ...options });
       const result = await run(emu);
       assert.equal(result.ok, false);

@@ -200,6 +200,25 @@ describe("ComfyUI emulator", function () {
     assert.equal(await status(`filename=${encodeURIComponent("ref.png [input]")}`), 200);
   });
 
+  it("serves /view with aiohttp's file headers, single byte ranges and If-None-Match", async () => {
+    await start();
+    const client = await listen("me");
+    const { json } = await post(`${emu.url}/prompt`, { prompt: SMOKE, client_id: "me" });
+    await client.until((f) => f.type === "executing" && f.data.node === null && f.data.prompt_id === json.prompt_id);
+    const url = `${emu.url}/view?filename=clip_00001.mp4&subfolder=t&type=output`;
+    const whole = await fetch(url);
+    const bytes = Buffer.from(await whole.arrayBuffer());
+    assert.equal(whole.headers.get("accept-ranges"), "bytes");
+    assert.equal(whole.headers.get("content-disposition"), 'filename="clip_00001.mp4"');
+    const etag = whole.headers.get("etag") ?? "";
+    assert.match(etag, new RegExp(`^"[0-9a-f]+-${bytes.length.toString(16)}"$`));
+    const part = await fetch(url, { headers: { Range: "bytes=4-11" } });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get("content-range"), `bytes 4-11/${bytes.length}`);
+    assert.deepEqual(Buffer.from(await part.arrayBuffer()), bytes.subarray(4, 12));
+    assert.equal((await fetch(url, { headers: { "If-None-Match": etag } })).status, 304);
+  });
+
   it("renames uploads of a different file under a taken name unless overwrite is set", async () => {
     await start();
     const upload = async (content: string, overwrite?: string): Promise<unknown> => {
