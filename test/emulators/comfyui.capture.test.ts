@@ -73,6 +73,22 @@ describe("ComfyUI emulator against the capture of a real ComfyUI 0.3.64", functi
     for (const [className, entry] of Object.entries(real)) assert.deepEqual(all[className], entry, className);
   });
 
+  it("gives the hand-written classes the capture lacks the shape of a captured custom node", async () => {
+    const all = (await request("object_info_all")).json as Record<string, Record<string, unknown>>;
+    const real = capturedObjectInfo() as Record<string, Record<string, unknown>>;
+    const keys = Object.keys(real.VHS_VideoCombine ?? {}).sort();
+    const handWritten = Object.keys(all).filter((name) => !(name in real));
+    assert.ok(handWritten.includes("WanVideoModelLoader") && handWritten.includes("OnnxDetectionModelLoader"), handWritten.join(", "));
+    for (const name of handWritten) {
+      const entry = all[name] ?? {};
+      assert.deepEqual(Object.keys(entry).sort(), keys, name);
+      const input = entry.input as Record<string, unknown>;
+      const order = entry.input_order as Record<string, unknown>;
+      assert.deepEqual(Object.keys(order).sort(), Object.keys(input).sort(), `${name}: input_order names the same groups`);
+      assert.ok(!("optional" in input) || Object.keys(input.optional as object).length > 0, `${name}: an empty optional group`);
+    }
+  });
+
   it("runs the checks' smoke generation, then the captured run with the same websocket sequence", async () => {
     const result = await runGenerateCheck({ url: emu.url, timeoutSeconds: 10, workflow: loadWorkflow({ workflow: "smoke" }), outDir: out, progress: new Progress(Date.now(), () => undefined) });
     assert.ok(result.ok, result.message);
