@@ -1,9 +1,10 @@
 // Turns ComfyUI's error bodies and events into sentences a person can act on.
-import type { ExecutionError, ExecutionInterrupted, PromptErrorDetail, PromptRejected } from "./comfyApi";
+import type { ApiWorkflow, ExecutionError, ExecutionInterrupted, PromptErrorDetail, PromptRejected } from "./comfyApi";
 
 function detailText(detail: PromptErrorDetail): string {
   const details = typeof detail.details === "string" && detail.details.trim() ? `: ${detail.details.trim()}` : "";
-  return `${detail.message || detail.type}${details}`;
+  const message = detail.message || detail.type;
+  return `${details ? message.replace(/\.$/, "") : message}${details}`;
 }
 
 /** One line per node for an HTTP 400 from POST /prompt. */
@@ -16,22 +17,57 @@ export function rejectionLines(rejection: PromptRejected): string[] {
   });
 }
 
-export function describeRejection(rejection: PromptRejected): string {
-  const error = rejection.error;
-  if (typeof error === "string") return `ComfyUI rejected the workflow: ${error}.`;
+interface UnknownNode {
+  nodeId: string | null;
+  /** null: the node has no class_type at all. */
+  classType: string | null;
+  title: string | null;
+}
+
+/**
+ * A node whose class ComfyUI does not know, in either form: `invalid_prompt` "Cannot execute because node X does
+ * not exist." / "…a node is missing the class_type property." (up to v0.8.1, the pinned version), or
+ * `missing_node_type` with extra_info {node_id, class_type, node_title} (builds after ComfyUI PR #12194).
+ */
+function unknownNode(error: PromptErrorDetail): UnknownNode | null {
+  const nodeId = typeof error.details === "string" ? (/Node ID '#([^']*)'/.exec(error.details)?.[1] ?? null) : null;
   if (error.type === "missing_node_type") {
     const info = error.extra_info ?? {};
-    const classType = typeof info.class_type === "string" ? info.class_type : null;
-    const nodeId = typeof info.node_id === "string" ? info.node_id : null;
-    const title = typeof info.node_title === "string" ? info.node_title : null;
-    if (classType) {
-      return (
-        `ComfyUI rejected the workflow: node ${nodeId ?? "?"}${title && title !== classType ? ` ("${title}")` : ""} uses the node class ${classType}, ` +
-        "which is not installed: the custom node that provides it is missing from the image or failed to import (look for 'IMPORT FAILED' in the ComfyUI log)."
-      );
-    }
-    return `ComfyUI rejected the workflow: ${error.message} (${typeof error.details === "string" ? error.details : "a node has no class_type"}).`;
+    return {
+      nodeId: typeof info.node_id === "string" ? info.node_id : nodeId,
+      classType: typeof info.class_type === "string" ? info.class_type : null,
+      title: typeof info.node_title === "string" ? info.node_title : null,
+    };
   }
+  if (error.type !== "invalid_prompt") return null;
+  const missing = /^Cannot execute because node (.+) does not exist\.?$/.exec(error.message.trim());
+  if (missing?.[1]) return { nodeId, classType: missing[1], title: null };
+  if (/missing the class_type property/.test(error.message)) return { nodeId, classType: null, title: null };
+  return null;
+}
+
+function describeUnknownNode(node: UnknownNode, workflow: ApiWorkflow | undefined): string {
+  const id = node.nodeId ?? "?";
+  const sent = node.nodeId !== null ? workflow?.[node.nodeId] : undefined;
+  if (node.classType === null) {
+    return (
+      `ComfyUI rejected the workflow: node ${id} has no class_type, so ComfyUI cannot tell which node it is: ` +
+      "the workflow file is damaged or not in API format (export it with \"Save (API)\")."
+    );
+  }
+  const title = node.title ?? (typeof sent?._meta?.title === "string" ? sent._meta.title : null);
+  return (
+    `ComfyUI rejected the workflow: node ${id}${title && title !== node.classType ? ` ("${title}")` : ""} uses the node class ${node.classType}, ` +
+    "which is not installed: the custom node that provides it is missing from the image or failed to import (look for 'IMPORT FAILED' in the ComfyUI log)."
+  );
+}
+
+/** A 400 from POST /prompt as a sentence; `workflow` (what was sent) names a node the error gives only by id. */
+export function describeRejection(rejection: PromptRejected, workflow?: ApiWorkflow): string {
+  const error = rejection.error;
+  if (typeof error === "string") return `ComfyUI rejected the workflow: ${error}.`;
+  const unknown = unknownNode(error);
+  if (unknown) return describeUnknownNode(unknown, workflow);
   const lines = rejectionLines(rejection);
   const missingModel = lines.some((l) => /value_not_in_list|not in list/i.test(l) && /\.(safetensors|gguf|pth|pt|ckpt|onnx|bin)\b/i.test(l));
   const hint = missingModel ? " A model file the workflow names is not on the pod: check the model download step and the file names." : "";

@@ -308,7 +308,7 @@ class GenerateRun {
     } catch (error) {
       if (error instanceof PromptRejectedError) {
         for (const line of rejectionLines(error.rejection)) this.progress.info(`  ${line}`);
-        return describeRejection(error.rejection);
+        return describeRejection(error.rejection, prompt);
       }
       const ambiguous = error instanceof ComfyRequestError && (error.kind === "timeout" || error.kind === "unreachable" || error.kind === "aborted");
       return (

@@ -115,11 +115,14 @@ export function inspectMp4(bytes: Uint8Array): Mp4Verdict {
   const outside = sampleList.find((s) => !mdats.some((m) => s.offset >= m.start + 8 && s.offset + s.size <= m.start + m.size));
   if (outside) return { ok: false, reason: `${CORRUPT}: frame data at byte ${outside.offset} lies outside the media data` };
   const { duration, timescale } = parsed.data;
+  const width = Math.round(track.video?.width ?? track.track_width ?? 0);
+  const height = Math.round(track.video?.height ?? track.track_height ?? 0);
+  if (width <= 0 || height <= 0) return { ok: false, reason: `the MP4's video track is ${width}x${height}: a video needs a width and a height of at least 1 pixel` };
   return {
     ok: true,
     info: {
-      width: Math.round(track.video?.width ?? track.track_width ?? 0),
-      height: Math.round(track.video?.height ?? track.track_height ?? 0),
+      width,
+      height,
       frames,
       codec: track.codec,
       durationSeconds: duration !== undefined && timescale ? duration / timescale : null,

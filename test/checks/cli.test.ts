@@ -41,7 +41,8 @@ describe("checks CLI against the ComfyUI emulator", function () {
     });
 
     it("rides out a booting pod: connection refused, then 502 from the proxy, then up", async () => {
-      const emu = await start({ mode: "slowStart", refusedMs: 100, proxy502Ms: 250 });
+      // The 502 phase outlasts the CLI's own start-up (node takes most of a second on a busy machine).
+      const emu = await start({ mode: "slowStart", refusedMs: 100, proxy502Ms: 1500 });
       const run = await runCli(["health", "--url", emu.url, "--timeout", "10"]);
       assert.equal(run.code, 0, run.stderr);
       assert.ok(verdictOf(run).ok);
@@ -135,20 +136,36 @@ describe("checks CLI against the ComfyUI emulator", function () {
       const verdict = verdictOf(run);
       assert.ok(verdict.check === "generate" && verdict.ok, verdict.message);
       assert.deepEqual([verdict.width, verdict.height, verdict.frames], [512, 512, 30]);
-      assert.deepEqual(emu.inputFiles().sort(), ["steadydancer_drive.mp4", "steadydancer_ref.png"]);
+      assert.deepEqual(emu.inputFiles().sort(), ["example.png", "steadydancer_drive.mp4", "steadydancer_ref.png"]); // example.png ships with ComfyUI
       // The pose preview is a temp output; only the dance video was judged and saved.
       assert.match(verdict.videoPath ?? "", /steadydancer-/);
       fs.rmSync(assets, { recursive: true, force: true });
     });
 
-    it("names the custom node class that is not installed (HTTP 400 missing_node_type)", async () => {
-      const emu = await start({ mode: "missingNode", missingClass: "VHS_VideoCombine" });
-      const run = await runCli(["generate", "--url", emu.url, "--out", out]);
+    for (const unknownNodeError of ["invalid_prompt", "missing_node_type"] as const) {
+      it(`names the custom node class that is not installed (HTTP 400 ${unknownNodeError})`, async () => {
+        const emu = await start({ mode: "missingNode", missingClass: "VHS_VideoCombine", unknownNodeError });
+        const run = await runCli(["generate", "--url", emu.url, "--out", out]);
+        assert.equal(run.code, 1);
+        const verdict = verdictOf(run);
+        assert.equal(verdict.ok, false);
+        assert.match(verdict.message, /^ComfyUI rejected the workflow: node 2 \("Write smoke\/smoke_\*\.mp4"\) uses the node class VHS_VideoCombine, which is not installed/);
+        assert.match(verdict.message, /IMPORT FAILED/);
+      });
+    }
+
+    it("refuses a workflow that asks for a zero-width video before anything runs", async () => {
+      const emu = await start();
+      const dir = scratchDir("zero");
+      const smoke = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "..", "docker", "workflows", "smoke.json"), "utf8")) as Record<string, { inputs: Record<string, unknown> }>;
+      if (smoke["1"]) smoke["1"].inputs.width = 0;
+      fs.writeFileSync(path.join(dir, "zero.json"), JSON.stringify(smoke));
+      const run = await runCli(["generate", "--url", emu.url, "--workflow", path.join(dir, "zero.json"), "--out", out]);
       assert.equal(run.code, 1);
       const verdict = verdictOf(run);
-      assert.equal(verdict.ok, false);
-      assert.match(verdict.message, /node 2 .*VHS_VideoCombine, which is not installed/);
-      assert.match(verdict.message, /IMPORT FAILED/);
+      assert.match(verdict.message, /\(prompt_outputs_failed_validation\): .*node 1 \(EmptyImage\): Value 0 smaller than min of 1: width\./);
+      assert.ok(!emu.events.some((e) => e.type === "execution_start"), "the job ran");
+      fs.rmSync(dir, { recursive: true, force: true });
     });
 
     it("reports an out-of-memory error with the node and what to change", async () => {
@@ -238,7 +255,7 @@ describe("checks CLI against the ComfyUI emulator", function () {
       assert.ok(verdict.check === "generate");
       assert.equal(verdict.workflow, workflow);
       assert.deepEqual([verdict.width, verdict.height, verdict.frames], [320, 240, 12]);
-      assert.deepEqual(emu.inputFiles(), ["ref.png"]);
+      assert.deepEqual(emu.inputFiles().sort(), ["example.png", "ref.png"]);
       fs.rmSync(dir, { recursive: true, force: true });
     });
   });

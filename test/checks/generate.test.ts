@@ -48,10 +48,16 @@ describe("generate check (library)", function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("skips the binary preview frames interleaved with the events", async () => {
-    const emu = await start();
-    const result = await run(emu);
+  it("skips the binary preview frames a sampler sends between its events", async () => {
+    const emu = await start({ previews: true });
+    const workflow = workflowFile(dir, "sampler", {
+      "1": { class_type: "EmptyImage", inputs: { width: 64, height: 64, batch_size: 4, color: 0 } },
+      "2": { class_type: "WanVideoSampler", inputs: { image: ["1", 0] } },
+      "3": { class_type: "VHS_VideoCombine", inputs: { images: ["2", 0], frame_rate: 8, loop_count: 0, filename_prefix: "x/s", format: "video/h264-mp4", pingpong: false, save_output: true } },
+    });
+    const result = await run(emu, { workflow });
     assert.ok(result.ok, result.message);
+    assert.deepEqual([result.width, result.height, result.frames], [64, 64, 4]);
     assert.ok(emu.binaryFramesSent >= 5, `${emu.binaryFramesSent} binary frames`);
   });
 
@@ -112,7 +118,7 @@ describe("generate check (library)", function () {
     const emu = await start();
     const workflow = workflowFile(dir, "invalid", {
       "1": { class_type: "LoadImage", inputs: { image: "sub/not-uploaded.png" } },
-      "2": { class_type: "VHS_VideoCombine", inputs: { images: ["1", 0], filename_prefix: "x", format: "video/h264-mp4" } },
+      "2": { class_type: "VHS_VideoCombine", inputs: { images: ["1", 0], frame_rate: 8, loop_count: 0, filename_prefix: "x", format: "video/h264-mp4", pingpong: false, save_output: true } },
     });
     const result = await run(emu, { workflow });
     assert.equal(result.ok, false);

@@ -64,7 +64,7 @@ export function writeLoaderWorkflow(dir: string, imageName = "ref.png"): string 
     JSON.stringify({
       "1": { class_type: "LoadImage", inputs: { image: imageName } },
       "2": { class_type: "WanVideoSampler", inputs: { image: ["1", 0] } },
-      "3": { class_type: "VHS_VideoCombine", inputs: { images: ["2", 0], frame_rate: 8, filename_prefix: "custom/run", format: "video/h264-mp4", save_output: true } },
+      "3": { class_type: "VHS_VideoCombine", inputs: { images: ["2", 0], frame_rate: 8, loop_count: 0, filename_prefix: "custom/run", format: "video/h264-mp4", pingpong: false, save_output: true } },
     }),
   );
   return file;

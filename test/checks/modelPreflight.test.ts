@@ -138,7 +138,7 @@ describe("generate check: model files before queueing", function () {
     ["answers {} for it", {}],
     ["answers 404 for /object_info/{class}", { objectInfoPerClass: false }],
   ] as const) {
-    it(`leaves a loader class ComfyUI does not know to POST /prompt's missing_node_type when it ${why}`, async () => {
+    it(`leaves a loader class ComfyUI does not know to POST /prompt's unknown-class rejection when it ${why}`, async () => {
       const emu = await start({ mode: "missingNode", missingClass: "WanVideoModelLoader", ...options });
       const result = await run(emu);
       assert.equal(result.ok, false);
@@ -186,7 +186,7 @@ describe("ComfyUI emulator: model files", () => {
     const vaeOnly = {
       "1": { class_type: "WanVideoVAELoader", inputs: { model_name: VAE, precision: "bf16" } },
       "2": { class_type: "WanVideoDecode", inputs: { vae: ["1", 0] } },
-      "3": { class_type: "VHS_VideoCombine", inputs: { images: ["2", 0], frame_rate: 16, filename_prefix: "x", format: "video/h264-mp4" } },
+      "3": { class_type: "VHS_VideoCombine", inputs: { images: ["2", 0], frame_rate: 16, loop_count: 0, filename_prefix: "x", format: "video/h264-mp4", pingpong: false, save_output: true } },
     };
     const rejected = await post(vaeOnly);
     assert.equal(rejected.status, 400);

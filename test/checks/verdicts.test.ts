@@ -68,6 +68,34 @@ describe("error texts", () => {
     assert.equal(describeRejection({ error: "no prompt", node_errors: [] }), "ComfyUI rejected the workflow: no prompt.");
   });
 
+  it("gives the custom-node advice for an unknown class in the pinned (invalid_prompt) and the newer (missing_node_type) form", () => {
+    const advice = "uses the node class WanVideoSampler, which is not installed: the custom node that provides it is missing from the image or failed to import (look for 'IMPORT FAILED' in the ComfyUI log).";
+    const pinned = { type: "invalid_prompt", message: "Cannot execute because node WanVideoSampler does not exist.", details: "Node ID '#20'", extra_info: {} };
+    const workflow = { "20": { class_type: "WanVideoSampler", inputs: {}, _meta: { title: "Sample" } } };
+    assert.equal(describeRejection({ error: pinned, node_errors: {} }, workflow), `ComfyUI rejected the workflow: node 20 ("Sample") ${advice}`);
+    assert.equal(describeRejection({ error: pinned, node_errors: {} }), `ComfyUI rejected the workflow: node 20 ${advice}`);
+    const newer = {
+      type: "missing_node_type", message: "Node 'Sample' not found. The custom node may not be installed.", details: "Node ID '#20'",
+      extra_info: { node_id: "20", class_type: "WanVideoSampler", node_title: "Sample" },
+    };
+    assert.equal(describeRejection({ error: newer, node_errors: {} }), `ComfyUI rejected the workflow: node 20 ("Sample") ${advice}`);
+  });
+
+  it("says a node without class_type makes the workflow unreadable, in both forms", () => {
+    const forms = [
+      { type: "invalid_prompt", message: "Cannot execute because a node is missing the class_type property.", details: "Node ID '#3'", extra_info: {} },
+      { type: "missing_node_type", message: "Node 'ID #3' has no class_type. The workflow may be corrupted or a custom node is missing.", details: "Node ID '#3'", extra_info: { node_id: "3", class_type: null, node_title: null } },
+    ];
+    for (const error of forms) {
+      assert.match(describeRejection({ error, node_errors: {} }), /^ComfyUI rejected the workflow: node 3 has no class_type, .*not in API format/);
+    }
+  });
+
+  it("joins a message and its details without a stray '.:'", () => {
+    const message = describeRejection({ error: { type: "invalid_prompt", message: "Cannot execute because of something.", details: "Node ID '#1'", extra_info: {} }, node_errors: {} });
+    assert.equal(message, "ComfyUI rejected the workflow (invalid_prompt): Cannot execute because of something: Node ID '#1'.");
+  });
+
   it("points at missing model files", () => {
     const message = describeRejection({
       error: { type: "prompt_outputs_failed_validation", message: "Prompt outputs failed validation" },
@@ -118,6 +146,14 @@ describe("MP4 validation", () => {
     const moovAt = full.indexOf(Buffer.from("moov")) - 4;
     const noMoov = inspectMp4(full.subarray(0, moovAt));
     assert.ok(!noMoov.ok && /no 'moov' box/.test(noMoov.reason), JSON.stringify(noMoov));
+  });
+
+  it("refuses a video track with no width or no height", () => {
+    for (const [width, height] of [[0, 256], [256, 0]] as const) {
+      const verdict = inspectMp4(writeMp4({ width, height, frames: 4 }));
+      assert.ok(!verdict.ok, `${width}x${height} accepted`);
+      assert.equal(verdict.reason, `the MP4's video track is ${width}x${height}: a video needs a width and a height of at least 1 pixel`);
+    }
   });
 });
 

@@ -6,7 +6,7 @@ import { ComfyUIEmulator, type ComfyEmulatorOptions } from "./comfyui";
 
 const SMOKE = {
   "1": { class_type: "EmptyImage", inputs: { width: 64, height: 48, batch_size: 4, color: 0 } },
-  "2": { class_type: "VHS_VideoCombine", inputs: { images: ["1", 0], frame_rate: 8, filename_prefix: "t/clip", format: "video/h264-mp4", save_output: true } },
+  "2": { class_type: "VHS_VideoCombine", inputs: { images: ["1", 0], frame_rate: 8, loop_count: 0, filename_prefix: "t/clip", format: "video/h264-mp4", pingpong: false, save_output: true } },
 };
 
 interface Frame { type: string; data: Record<string, unknown> }
@@ -100,10 +100,22 @@ describe("ComfyUI emulator", function () {
     assert.deepEqual([gif?.filename, gif?.subfolder, gif?.type, gif?.format], ["clip_00001.mp4", "t", "output", "video/h264-mp4"]);
     const order = client.frames.filter((f) => f.data.prompt_id === promptId).map((f) => f.type);
     assert.deepEqual([order[0], order[1], order.at(-2), order.at(-1)], ["execution_start", "execution_cached", "execution_success", "executing"]);
-    assert.ok(order.includes("progress") && order.includes("progress_state") && order.includes("executed"));
-    // Binary previews: 4-byte big-endian event type, then (for type 1) a 4-byte image format.
-    const preview = client.binary.find((b) => b.readUInt32BE(0) === 1);
-    assert.ok(preview && preview.readUInt32BE(4) === 1 && preview[8] === 0xff && preview[9] === 0xd8);
+    // VHS reports one progress per frame; like the real run, no binary previews for this workflow.
+    assert.equal(order.filter((t) => t === "progress").length, 4);
+    assert.ok(order.includes("progress_state") && order.includes("executed"));
+    assert.equal(client.binary.length, 0);
+  });
+
+  it("sends binary previews between a sampler's progress events when previews are on", async () => {
+    await start({ previews: true, progressSteps: 3 });
+    const client = await listen("me");
+    const sampled = { "1": SMOKE["1"], "9": { class_type: "WanVideoSampler", inputs: { image: ["1", 0] } }, "2": { ...SMOKE["2"], inputs: { ...SMOKE["2"].inputs, images: ["9", 0] } } };
+    const { json } = await post(`${emu.url}/prompt`, { prompt: sampled, client_id: "me" });
+    await client.until((f) => f.type === "executing" && f.data.node === null && f.data.prompt_id === json.prompt_id);
+    // 4-byte big-endian event type, then (for PREVIEW_IMAGE) a 4-byte image format: 1 = JPEG.
+    const previews = client.binary.filter((b) => b.readUInt32BE(0) === 1);
+    assert.equal(previews.length, 3);
+    assert.ok(previews.every((b) => b.readUInt32BE(4) === 1 && b[8] === 0xff && b[9] === 0xd8));
   });
 
   it("sends a prompt's events only to its client, but broadcasts execution_interrupted", async () => {
@@ -146,9 +158,18 @@ describe("ComfyUI emulator", function () {
     assert.deepEqual(noPrompt.json, { error: { type: "no_prompt", message: "No prompt provided", details: "No prompt provided", extra_info: {} }, node_errors: {} });
     const badId = await post(`${emu.url}/prompt`, { prompt: SMOKE, prompt_id: "NOT-A-UUID" });
     assert.equal((badId.json.error as { type: string }).type, "invalid_prompt_id");
+    // As the pinned v0.8.1 (and the captured 0.3.64) answers; missing_node_type came later (ComfyUI PR #12194).
     const missing = await post(`${emu.url}/prompt`, { prompt: SMOKE });
-    assert.equal(missing.status, 400);
-    assert.deepEqual((missing.json.error as { extra_info: unknown }).extra_info, { node_id: "2", class_type: "VHS_VideoCombine", node_title: "VHS_VideoCombine" });
+    assert.deepEqual(missing, {
+      status: 400,
+      json: { error: { type: "invalid_prompt", message: "Cannot execute because node VHS_VideoCombine does not exist.", details: "Node ID '#2'", extra_info: {} }, node_errors: {} },
+    });
+    const noClass = await post(`${emu.url}/prompt`, { prompt: { "1": { inputs: {} } } });
+    assert.deepEqual(noClass.json.error, { type: "invalid_prompt", message: "Cannot execute because a node is missing the class_type property.", details: "Node ID '#1'", extra_info: {} });
+    emu.setOptions({ unknownNodeError: "missing_node_type" });
+    const newer = await post(`${emu.url}/prompt`, { prompt: SMOKE });
+    assert.deepEqual((newer.json.error as { type: string; extra_info: unknown }).extra_info, { node_id: "2", class_type: "VHS_VideoCombine", node_title: "VHS_VideoCombine" });
+    assert.equal((newer.json.error as { type: string }).type, "missing_node_type");
     await emu.setMode("success");
     const noOutputs = await post(`${emu.url}/prompt`, { prompt: { "1": SMOKE["1"] } });
     assert.equal((noOutputs.json.error as { type: string }).type, "prompt_no_outputs");
@@ -177,6 +198,25 @@ describe("ComfyUI emulator", function () {
     upload.append("image", new Blob(["abc"]), "ref.png");
     await fetch(`${emu.url}/upload/image`, { method: "POST", body: upload });
     assert.equal(await status(`filename=${encodeURIComponent("ref.png [input]")}`), 200);
+  });
+
+  it("serves /view with aiohttp's file headers, single byte ranges and If-None-Match", async () => {
+    await start();
+    const client = await listen("me");
+    const { json } = await post(`${emu.url}/prompt`, { prompt: SMOKE, client_id: "me" });
+    await client.until((f) => f.type === "executing" && f.data.node === null && f.data.prompt_id === json.prompt_id);
+    const url = `${emu.url}/view?filename=clip_00001.mp4&subfolder=t&type=output`;
+    const whole = await fetch(url);
+    const bytes = Buffer.from(await whole.arrayBuffer());
+    assert.equal(whole.headers.get("accept-ranges"), "bytes");
+    assert.equal(whole.headers.get("content-disposition"), 'filename="clip_00001.mp4"');
+    const etag = whole.headers.get("etag") ?? "";
+    assert.match(etag, new RegExp(`^"[0-9a-f]+-${bytes.length.toString(16)}"$`));
+    const part = await fetch(url, { headers: { Range: "bytes=4-11" } });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get("content-range"), `bytes 4-11/${bytes.length}`);
+    assert.deepEqual(Buffer.from(await part.arrayBuffer()), bytes.subarray(4, 12));
+    assert.equal((await fetch(url, { headers: { "If-None-Match": etag } })).status, 304);
   });
 
   it("renames uploads of a different file under a taken name unless overwrite is set", async () => {
