@@ -16,6 +16,10 @@ export const REGISTRY_IMAGE_TYPE = "docker:index/registryImage:RegistryImage";
 export const DOCKER_TAG_TYPE = "docker:index/tag:Tag";
 export const DOCKER_PROVIDER_TYPE = "pulumi:providers:docker";
 export const COMMAND_TYPE = "command:local:Command";
+export const LOCAL_CONTAINER_TYPE = "steadydancer:local:LocalGpuContainer";
+export const DOCKER_CONTAINER_TYPE = "docker:index/container:Container";
+export const DOCKER_VOLUME_TYPE = "docker:index/volume:Volume";
+export const IMAGE_HISTORY_TYPE = "pulumi-nodejs:dynamic/deploy:ImageHistory";
 export const GET_REGISTRY_IMAGE = "docker:index/getRegistryImage:getRegistryImage";
 export const MOCK_SUFFIX = "abc123";
 
@@ -40,6 +44,7 @@ export interface Recorded {
   inputs: Record<string, unknown>;
   custom: boolean;
   deleteBeforeReplace?: boolean;
+  retainOnDelete?: boolean;
   /** URNs the resource was registered as depending on (explicit dependsOn plus those of its Output inputs). */
   dependencies?: string[];
   urn?: string;
@@ -115,6 +120,9 @@ function computedOutputs(type: string, id: string, inputs: Record<string, unknow
     }
     case REGISTRY_TYPE:
       return { registryId: `reg-${id}` };
+    case IMAGE_HISTORY_TYPE:
+      // What the provider's create records: nothing deployed before.
+      return { previousImageRef: "" };
     case RANDOM_STRING_TYPE:
       return { result: MOCK_SUFFIX };
     case DOCKER_IMAGE_TYPE: {
@@ -165,6 +173,7 @@ interface RegisterRequest {
   getType(): string;
   getName(): string;
   getDeletebeforereplace(): boolean;
+  getRetainondelete(): boolean | undefined;
   getDependenciesList(): string[];
 }
 
@@ -188,6 +197,7 @@ export async function installMocks(recorder: MockRecorder, stack = "dev", previe
       );
       if (record) {
         record.deleteBeforeReplace = req.getDeletebeforereplace();
+        record.retainOnDelete = req.getRetainondelete();
         record.dependencies = req.getDependenciesList();
         record.urn = res?.getUrn();
       }
