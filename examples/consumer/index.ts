@@ -22,6 +22,6 @@ export const imageRef = text("imageRef");
 /** The digest deployed before imageRef: what `pulumi config set image.ref` takes for a rollback ("" before any). */
 export const previousImageRef = text("previousImageRef");
 export const podId = text("podId");
-/** USD per hour while the pod runs; null on target local. */
-export const costPerHour = gpu.requireOutput("costPerHour").apply((value: unknown) => (typeof value === "number" ? value : null));
+/** USD per hour while the pod runs; null on target local (getOutput: an empty output may be left out of state). */
+export const costPerHour = gpu.getOutput("costPerHour").apply((value: unknown) => (typeof value === "number" ? value : null));
 export const runsOnRunPod = podId.apply((id) => id !== "");
