@@ -1,5 +1,6 @@
 // Runs the docker CLI with a deadline, capturing its output; its progress (a pull) can go to our stderr.
 import { spawn } from "node:child_process";
+import * as path from "node:path";
 
 export interface DockerRun {
   code: number;
@@ -26,7 +27,7 @@ export function runDocker(args: string[], opts: DockerCallOptions): Promise<Dock
     let stderr = "";
     const timer = setTimeout(() => {
       child.kill("SIGTERM");
-      reject(new DockerUnavailable(`\`${cli} ${args[0] ?? ""}\` did not finish within ${Math.round(opts.timeoutMs / 1000)} s`));
+      reject(new DockerUnavailable(`\`${path.basename(cli)} ${args[0] ?? ""}\` did not finish within ${opts.timeoutMs / 1000} s`));
     }, opts.timeoutMs);
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
     child.stderr.on("data", (chunk: Buffer) => {

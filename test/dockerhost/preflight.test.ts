@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { bytesStillNeeded, modelFilePaths, parseMeasure } from "../../dockerhost";
+import { DockerUnavailable, runDocker } from "../../dockerhost/docker";
 import { MODEL_VARIANTS, parseModelManifest } from "../../models";
 import { WITHOUT_NVIDIA, WITH_NVIDIA, installStubDocker } from "../helpers/stubDocker";
 
@@ -120,5 +121,17 @@ describe("local target pre-flight (dockerhost/cli.ts with a stub docker)", funct
     assert.equal(measure.freeBytes, 2048 * 1024);
     assert.equal(bytesStillNeeded(files, measure.sizes), 70);
     assert.throws(() => parseMeasure("df: no such file\n"), /cannot read the free space/);
+  });
+
+  it("gives up on a docker call that hangs, at its deadline", async () => {
+    const hanging = path.join(bin, "docker-hangs");
+    fs.writeFileSync(hanging, "#!/bin/sh\nexec sleep 30\n", { mode: 0o755 });
+    const started = Date.now();
+    await assert.rejects(runDocker(["info"], { docker: hanging, timeoutMs: 300 }), (error: unknown) => {
+      assert.ok(error instanceof DockerUnavailable);
+      assert.match(error.message, /`docker-hangs info` did not finish within 0.3 s/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 5000, "it does not wait for the hung call");
   });
 });
