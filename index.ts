@@ -2,7 +2,9 @@
 import { DeploymentChecks } from "./components/checks";
 import { loadStackConfig } from "./components/config";
 import { ComfyImage } from "./components/image";
+import { LocalGpuContainer } from "./components/localTarget";
 import { GpuPod } from "./components/pod";
+import { ImageHistory } from "./history";
 
 const config = loadStackConfig();
 
@@ -18,28 +20,45 @@ const image = new ComfyImage("steadydancer", {
   hfToken: config.image.hfToken,
 });
 
-const gpu = new GpuPod("steadydancer", {
-  image: image.imageRef,
-  modelVariant: config.model.variant,
-  ...config.pod,
-  registry: config.registry,
-  hfToken: config.hfToken,
-});
+const deployment =
+  config.target === "local"
+    ? new LocalGpuContainer("steadydancer", {
+        image: image.imageRef,
+        modelVariant: config.model.variant,
+        env: config.pod.env,
+        volumeMountPath: config.pod.volumeMountPath,
+        volumeName: config.local.volumeName,
+        port: config.local.port,
+        readyTimeoutMinutes: config.local.readyTimeoutMinutes,
+        bakedModels: config.image.bakeModels,
+        hfToken: config.hfToken,
+      })
+    : new GpuPod("steadydancer", {
+        image: image.imageRef,
+        modelVariant: config.model.variant,
+        ...config.pod,
+        registry: config.registry,
+        hfToken: config.hfToken,
+      });
 
 const checks = new DeploymentChecks("steadydancer", {
-  comfyUrl: gpu.comfyUrl,
-  podId: gpu.podId,
+  comfyUrl: deployment.comfyUrl,
+  podId: deployment.podId,
   imageRef: image.imageRef,
-  restartKey: gpu.restartKey,
+  restartKey: deployment.restartKey,
   ...config.checks,
 });
 
+// Recorded once the deployment runs the image, so previousImageRef names the digest it ran before.
+const history = new ImageHistory("steadydancer", { imageRef: image.imageRef }, { dependsOn: [deployment] });
+
 export const imageRef = image.imageRef;
-export const podId = gpu.podId;
-export const comfyUrl = gpu.comfyUrl;
-export const sshCommand = gpu.sshCommand;
-export const costPerHour = gpu.costPerHour;
-export const gpuType = gpu.gpuType;
+export const previousImageRef = history.previousImageRef;
+export const podId = deployment.podId;
+export const comfyUrl = deployment.comfyUrl;
+export const sshCommand = deployment.sshCommand;
+export const costPerHour = deployment.costPerHour;
+export const gpuType = deployment.gpuType;
 export const healthCheck = checks.health;
 export const vramCheck = checks.vram;
 export const generateCheck = checks.generate;

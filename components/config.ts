@@ -15,6 +15,16 @@ const API_KEY = "runpod:apiKey";
 const API_URL = "runpod:apiUrl";
 const DEFAULT_GPU_TYPES = ["NVIDIA L40S", "NVIDIA RTX 6000 Ada Generation", "NVIDIA A100 80GB PCIe"];
 const DEFAULT_PORTS = [`${COMFYUI_PORT}/http`, "22/tcp"];
+/** Where the image runs: a RunPod pod, or a container on the user's own Docker GPU host. */
+export const TARGETS = ["runpod", "local"] as const;
+export type Target = (typeof TARGETS)[number];
+/**
+ * Keys only one target reads. pod.env and pod.volumeMountPath shape the container on both targets; the other
+ * pod.* keys describe RunPod placement and billing. A key of the other target is validated but not used, and
+ * loadStackConfig warns about it when it differs from its default (Pulumi.yaml hands defaults to every stack).
+ */
+const TARGET_ONLY_PREFIX: Record<Target, string> = { runpod: "pod.", local: "local." };
+const SHARED_POD_KEYS = new Set(["pod.env", "pod.volumeMountPath"]);
 /** Pod volume size used when neither pod.volumeGb nor pod.networkVolumeId is set. */
 const DEFAULT_VOLUME_GB = 100;
 /** Env names that must not be set through pod.env: they come from secrets, or must never reach the pod. */
@@ -310,15 +320,12 @@ export function stackFields(project: string = PROJECT_NAME, cwd: string = proces
     `edit Pulumi.<stack>.yaml: ${project}:${key}: ${JSON.stringify(example)}`;
   return {
     target: field(
-      { type: "string", expected: "runpod (local is not available yet)", fix: "pulumi config set target runpod" },
-      z
-        .string()
-        .transform((target, ctx) => {
-          if (target === "runpod") return "runpod" as const;
-          issue(ctx, target === "local" ? "the local target is not available yet" : "unknown target");
-          return z.NEVER;
-        })
-        .default("runpod"),
+      {
+        type: "string",
+        expected: "runpod (a RunPod GPU pod) or local (a container on this machine's Docker GPU host, before paying for a pod)",
+        fix: "pulumi config set target runpod (or pulumi config set target local)",
+      },
+      z.enum(TARGETS, "unknown target").default("runpod"),
     ),
     "image.ref": field(
       {
@@ -501,6 +508,31 @@ export function stackFields(project: string = PROJECT_NAME, cwd: string = proces
       },
       boolText().default(false),
     ),
+    "local.port": field(
+      {
+        type: "integer",
+        expected: "an integer from 1 to 65535 (the port on 127.0.0.1 where the local container publishes ComfyUI)",
+        fix: `pulumi config set local.port ${COMFYUI_PORT}`,
+      },
+      intText(1, 65535).default(COMFYUI_PORT),
+    ),
+    "local.volumeName": field(
+      {
+        type: "string",
+        expected: `a Docker volume name (letters, digits, _ . -) for the local container's pod.volumeMountPath; unset = steadydancer-<stack>-workspace`,
+        fix: "pulumi config set local.volumeName steadydancer-workspace (or pulumi config rm local.volumeName)",
+        optional: true,
+      },
+      z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]+$/, "is not a Docker volume name").optional(),
+    ),
+    "local.readyTimeoutMinutes": field(
+      {
+        type: "integer",
+        expected: "an integer from 1 to 240 (minutes the local container may take to report healthy, first model download included)",
+        fix: "pulumi config set local.readyTimeoutMinutes 45",
+      },
+      intText(1, 240).default(45),
+    ),
     "registry.username": field(
       {
         type: "string",
@@ -630,7 +662,8 @@ export function stackFields(project: string = PROJECT_NAME, cwd: string = proces
         fix: "pulumi config set --secret runpod:apiKey <key> (or export RUNPOD_API_KEY)",
         secret: true,
       },
-      z.string({ error: "required, and RUNPOD_API_KEY is not set either" }),
+      // Required by the runpod target only; checked with the other cross-key rules.
+      z.string().optional(),
     ),
     [API_URL]: field(
       {
@@ -670,12 +703,34 @@ function manifestMinVram(manifest: () => ModelManifest, variant: ModelVariant): 
   }
 }
 
+/** Each key's value when it is not set (undefined for optional keys), as its schema gives it. */
+function defaultValues(fields: Record<string, Field<z.ZodType>>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(fields).map(([key, f]) => {
+      const parsed = f.schema.safeParse(undefined);
+      return [key, JSON.stringify(parsed.success ? parsed.data : undefined) ?? ""];
+    }),
+  );
+}
+
+/** Keys set to something other than their default that `target` does not read (the other target's keys). */
+function keysUnusedBy(target: Target, values: Record<string, unknown>, defaults: Record<string, string>): string[] {
+  const other = TARGETS.find((t) => t !== target) ?? target;
+  const prefix = TARGET_ONLY_PREFIX[other];
+  return Object.keys(values)
+    .filter((key) => key.startsWith(prefix) && !SHARED_POD_KEYS.has(key))
+    .filter((key) => (JSON.stringify(values[key]) ?? "") !== defaults[key])
+    .sort();
+}
+
 /** The one schema of the stack config: flat config keys in, the typed StackConfig out. */
 export function stackConfigSchema(project: string = PROJECT_NAME, context: SchemaContext = {}) {
   let cached: ModelManifest | undefined;
   const manifest = context.manifest ?? (() => (cached ??= loadModelManifest()));
+  const fields = stackFields(project, context.cwd);
+  const defaults = defaultValues(fields);
   return z
-    .object(shapeOf(stackFields(project, context.cwd)))
+    .object(shapeOf(fields))
     .strict()
     .superRefine(
       (v, ctx) => {
@@ -694,6 +749,9 @@ export function stackConfigSchema(project: string = PROJECT_NAME, context: Schem
         if (networkVolume && v["pod.cloud"] === "COMMUNITY") {
           const fix = "pulumi config set pod.cloud SECURE";
           issue(ctx, "network volumes attach to SECURE cloud pods only", "pod.cloud", fix);
+        }
+        if (v.target === "runpod" && v[API_KEY] === undefined) {
+          issue(ctx, "required for target runpod, and RUNPOD_API_KEY is not set either", API_KEY);
         }
         const user = v["registry.username"] !== undefined;
         const password = v["registry.password"] !== undefined;
@@ -757,6 +815,7 @@ export function stackConfigSchema(project: string = PROJECT_NAME, context: Schem
     )
     .transform((v) => ({
       target: v.target,
+      ignoredKeys: keysUnusedBy(v.target, v, defaults),
       image: {
         ref: v["image.ref"],
         build: v["image.build"],
@@ -768,6 +827,11 @@ export function stackConfigSchema(project: string = PROJECT_NAME, context: Schem
         hfToken: v["image.bakeModels"] && v.hfToken !== undefined ? pulumi.secret(v.hfToken) : undefined,
       },
       model: { variant: v["model.variant"] },
+      local: {
+        port: v["local.port"],
+        volumeName: v["local.volumeName"],
+        readyTimeoutMinutes: v["local.readyTimeoutMinutes"],
+      },
       pod: {
         gpuTypes: v["pod.gpuTypes"],
         gpuCount: v["pod.gpuCount"],
@@ -951,6 +1015,13 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     const count = result.problems.length === 1 ? "1 problem" : `${result.problems.length} problems`;
     throw new pulumi.RunError(
       `The stack configuration has ${count}; nothing was created:\n${result.problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
+  }
+  const ignored = result.config.ignoredKeys;
+  if (ignored.length > 0) {
+    void pulumi.log.warn(
+      `target ${result.config.target} does not use ${ignored.join(", ")}; they are kept but have no effect ` +
+        `(pulumi config rm <key> to drop them, or pulumi config set target ${result.config.target === "local" ? "runpod" : "local"})`,
     );
   }
   return result.config;

@@ -121,7 +121,7 @@ export class GpuPod extends pulumi.ComponentResource {
  * The pod's env: models go under the volume (MODELS_DIR, which pod.env may override) in the chosen variant.
  * With a token the whole map becomes secret, so HF_TOKEN is never stored in plaintext.
  */
-function podEnv(args: Pick<GpuPodArgs, "env" | "modelVariant" | "volumeMountPath">, hfToken: pulumi.Input<string> | undefined) {
+export function podEnv(args: Pick<GpuPodArgs, "env" | "modelVariant" | "volumeMountPath">, hfToken: pulumi.Input<string> | undefined) {
   const env: Record<string, pulumi.Input<string>> = {
     MODELS_DIR: `${args.volumeMountPath.replace(/\/+$/, "")}/models`,
     ...args.env,

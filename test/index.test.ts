@@ -9,7 +9,10 @@ import {
   COMFY_IMAGE_TYPE,
   COMMAND_TYPE,
   DOCKER_BUILD_IMAGE_TYPE,
+  DOCKER_CONTAINER_TYPE,
   GPU_POD_TYPE,
+  IMAGE_HISTORY_TYPE,
+  LOCAL_CONTAINER_TYPE,
   MockRecorder,
   POD_TYPE,
   REGISTRY_TYPE,
@@ -86,6 +89,7 @@ describe("program (index.ts)", function () {
   async function outputsOf(program: typeof import("../index")) {
     const outputs = {
       imageRef: await unwrap(program.imageRef),
+      previousImageRef: await unwrap(program.previousImageRef),
       podId: await unwrap(program.podId),
       comfyUrl: await unwrap(program.comfyUrl),
       sshCommand: await unwrap(program.sshCommand),
@@ -121,6 +125,7 @@ describe("program (index.ts)", function () {
 
     const digestRef = `${REPO}@${fakeDigest(IMAGE)}`;
     assert.equal(out.imageRef, digestRef);
+    assert.equal(out.previousImageRef, "", "first deploy: no image came before");
     assert.equal(out.podId, "steadydancer-pod-id");
     assert.equal(out.comfyUrl, "https://steadydancer-pod-id-8188.proxy.runpod.net");
     assert.match(out.sshCommand ?? "", /^ssh /);
@@ -227,5 +232,42 @@ describe("program (index.ts)", function () {
     assert.equal((build.buildArgs as Record<string, string>).COMFYUI_VERSION, "v0.3.75");
     assert.equal(out.imageRef, `${REPO}@${fakeDigest(`built:${IMAGE}`)}`);
     assert.equal(mocks.only(POD_TYPE).inputs.image, out.imageRef);
+  });
+
+  it("records the deployed digest for previousImageRef only after the deployment runs it", async () => {
+    setConfig({ "image.ref": IMAGE, "image.build": "false" });
+    await outputsOf(await runProgram());
+    const history = mocks.only(IMAGE_HISTORY_TYPE);
+    assert.equal(history.inputs.imageRef, `${REPO}@${fakeDigest(IMAGE)}`);
+    const pod = mocks.only(POD_TYPE);
+    assert.ok(pod.urn && history.dependencies?.includes(pod.urn), `the history waits for the pod: ${JSON.stringify(history.dependencies)}`);
+  });
+
+  it("with target local, runs the same image and checks in a local container, without any RunPod resource or key", async () => {
+    // No runpod:apiKey at all: the local target never talks to RunPod.
+    pulumi.runtime.setAllConfig({
+      [`${P}image.ref`]: IMAGE,
+      [`${P}image.build`]: "false",
+      [`${P}target`]: "local",
+      [`${P}model.variant`]: "fp16",
+    });
+
+    const out = await outputsOf(await runProgram());
+
+    const digestRef = `${REPO}@${fakeDigest(IMAGE)}`;
+    assert.equal(mocks.only(LOCAL_CONTAINER_TYPE).name, "steadydancer");
+    assert.equal(mocks.ofType(GPU_POD_TYPE).length + mocks.ofType(POD_TYPE).length + mocks.ofType(REGISTRY_TYPE).length, 0);
+    const container = mocks.only(DOCKER_CONTAINER_TYPE);
+    assert.equal(container.inputs.image, digestRef);
+    assert.ok((plain(container.inputs.envs) as string[]).includes("STEADYDANCER_VARIANT=fp16"));
+    assert.equal(out.comfyUrl, "http://127.0.0.1:8188");
+    assert.deepEqual([out.podId, out.sshCommand, out.gpuType, out.costPerHour], ["", "", "", null], "pod-only outputs are empty");
+    assert.equal(out.previousImageRef, "");
+    assert.equal(out.healthCheck?.check, "health");
+    assert.equal(commands().filter((c) => c.name !== "steadydancer-preflight").length, 3);
+    for (const c of commands().filter((c) => c.name !== "steadydancer-preflight")) {
+      assert.match(String(c.inputs.create), / --url http:\/\/127\.0\.0\.1:8188( |$)/);
+      assert.ok((plain(c.inputs.triggers) as string[]).includes("steadydancer-container-id"), "a new container re-runs the checks");
+    }
   });
 });

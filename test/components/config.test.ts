@@ -133,7 +133,9 @@ describe("stack config", function () {
     });
 
     const badInputs: [key: string, value: string, reason: RegExp][] = [
-      ["target", "local", /not available yet/],
+      ["local.port", "0", /out of range/],
+      ["local.volumeName", "my volume", /not a Docker volume name/],
+      ["local.readyTimeoutMinutes", "soon", /not a whole number/],
       ["target", "aws", /unknown target/],
       ["image.ref", "http://ghcr.io/org/img:1", /URL/],
       ["image.ref", "ghcr.io/org/img :1", /whitespace/],
@@ -282,6 +284,39 @@ describe("stack config", function () {
       const config = parseOk(raw({ "image.ref": IMAGE, hfToken: "hf_tok_4567" }, { secretKeys: [`${P}hfToken`] }));
       assert.ok(config.hfToken && (await pulumi.isSecret(config.hfToken)));
       assert.equal(config.hfToken && (await unwrap(config.hfToken)), "hf_tok_4567");
+    });
+
+    it("target local needs no RunPod API key and gives the local container's settings", () => {
+      const config = parseOk(raw({ "image.ref": IMAGE, target: "local" }, { env: {} }));
+      assert.equal(config.target, "local");
+      assert.deepEqual(config.local, { port: 8188, volumeName: undefined, readyTimeoutMinutes: 45 });
+      assert.deepEqual(config.ignoredKeys, []);
+      const custom = parseOk(
+        raw({ "image.ref": IMAGE, target: "local", "local.port": "18188", "local.volumeName": "sd-models" }, { env: {} }),
+      );
+      assert.deepEqual(custom.local, { port: 18188, volumeName: "sd-models", readyTimeoutMinutes: 45 });
+      assert.match(problemFor(problemsOf(raw({ "image.ref": IMAGE, target: "runpod" }, { env: {} })), "runpod:apiKey"), /required for target runpod/);
+    });
+
+    it("names the other target's keys that are set but unused, and never pod.env or pod.volumeMountPath", () => {
+      const local = parseOk(
+        raw(
+          {
+            "image.ref": IMAGE,
+            target: "local",
+            "pod.gpuCount": "2",
+            "pod.networkVolumeId": "vol-1",
+            "pod.cloud": "SECURE",
+            "pod.env": '["COMFYUI_ARGS=--lowvram"]',
+            "pod.volumeMountPath": "/data",
+          },
+          { env: {} },
+        ),
+      );
+      assert.deepEqual(local.ignoredKeys, ["pod.gpuCount", "pod.networkVolumeId"], "pod.cloud is at its default: not named");
+      assert.deepEqual(local.pod.env, { COMFYUI_ARGS: "--lowvram" });
+      const pod = parseOk(raw({ "image.ref": IMAGE, "local.port": "9000", "local.readyTimeoutMinutes": "45" }));
+      assert.deepEqual(pod.ignoredKeys, ["local.port"]);
     });
 
     it("rejects a pod volume together with a network volume, and a network volume on COMMUNITY cloud", () => {
@@ -538,6 +573,23 @@ describe("stack config", function () {
       pulumi.runtime.setAllConfig({});
     });
 
+    it("warns once, naming the keys the chosen target does not use", () => {
+      pulumi.runtime.setAllConfig({ [`${P}image.ref`]: IMAGE, [`${P}target`]: "local", [`${P}pod.gpuCount`]: "2" }, []);
+      const warnings: string[] = [];
+      const warn = pulumi.log.warn;
+      pulumi.log.warn = (message: string) => {
+        warnings.push(message);
+        return Promise.resolve();
+      };
+      try {
+        assert.equal(loadStackConfig().target, "local");
+      } finally {
+        pulumi.log.warn = warn;
+      }
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0] ?? "", /target local does not use pod\.gpuCount; .*pulumi config rm/);
+    });
+
     it("reads the live config, honouring which keys are secret", async () => {
       pulumi.runtime.setAllConfig(
         { [`${P}image.ref`]: IMAGE, [`${P}pod.gpuCount`]: "2", [`${P}hfToken`]: "hf_live_token", "runpod:apiKey": FAKE_API_KEY },
@@ -593,6 +645,8 @@ describe("stack config", function () {
           .map(([k, d]) => [k, typeof d.default === "string" ? d.default : JSON.stringify(d.default)]),
       );
       assert.deepEqual(parseOk(raw({ ...defaults, "image.ref": IMAGE })), parseOk(raw({ "image.ref": IMAGE })));
+      const local = parseOk(raw({ ...defaults, "image.ref": IMAGE, target: "local" }));
+      assert.deepEqual(local.ignoredKeys, [], "Pulumi.yaml's defaults of the pod keys are not reported as unused");
     });
 
     it("Pulumi.dev.yaml is a valid stack config without secrets", () => {

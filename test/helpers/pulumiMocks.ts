@@ -17,6 +17,10 @@ export const DOCKER_TAG_TYPE = "docker:index/tag:Tag";
 export const DOCKER_BUILD_IMAGE_TYPE = "docker-build:index:Image";
 export const DOCKER_PROVIDER_TYPE = "pulumi:providers:docker";
 export const COMMAND_TYPE = "command:local:Command";
+export const LOCAL_CONTAINER_TYPE = "steadydancer:local:LocalGpuContainer";
+export const DOCKER_CONTAINER_TYPE = "docker:index/container:Container";
+export const DOCKER_VOLUME_TYPE = "docker:index/volume:Volume";
+export const IMAGE_HISTORY_TYPE = "pulumi-nodejs:dynamic/deploy:ImageHistory";
 export const GET_REGISTRY_IMAGE = "docker:index/getRegistryImage:getRegistryImage";
 export const MOCK_SUFFIX = "abc123";
 
@@ -120,6 +124,9 @@ function computedOutputs(type: string, id: string, inputs: Record<string, unknow
     }
     case REGISTRY_TYPE:
       return { registryId: `reg-${id}` };
+    case IMAGE_HISTORY_TYPE:
+      // What the provider's create records: nothing deployed before.
+      return { previousImageRef: "" };
     case RANDOM_STRING_TYPE:
       return { result: MOCK_SUFFIX };
     case DOCKER_IMAGE_TYPE: {
@@ -176,6 +183,7 @@ interface RegisterRequest {
   getType(): string;
   getName(): string;
   getDeletebeforereplace(): boolean;
+  getRetainondelete(): boolean | undefined;
   getDependenciesList(): string[];
   getRetainondelete(): boolean | undefined;
   getAdditionalsecretoutputsList(): string[];

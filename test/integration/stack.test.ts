@@ -72,6 +72,7 @@ describe("pulumi up / preview / destroy of the program against the RunPod emulat
     assert.equal(up.outputs.comfyUrl?.value, `https://${podId}-8188.proxy.runpod.net`);
     assert.equal(up.outputs.imageRef?.value, `ghcr.io/example/comfyui-steadydancer@sha256:${"0".repeat(64)}`);
     assert.equal(emulator.podById(podId)?.image, up.outputs.imageRef?.value);
+    assert.equal(up.outputs.previousImageRef?.value, "", "first deploy: no image before this one");
 
     await stack.preview({ expectNoChanges: true });
 
