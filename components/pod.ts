@@ -93,7 +93,8 @@ export class GpuPod extends pulumi.ComponentResource {
     const pod = new Pod(
       `${name}-pod`,
       podArgs,
-      { parent: this, deleteBeforeReplace: !args.createBeforeDelete },
+      // env may hold secrets (a secret pod.env, HF_TOKEN): the outputs RunPod echoes back stay secret too.
+      { parent: this, deleteBeforeReplace: !args.createBeforeDelete, additionalSecretOutputs: ["env"] },
     );
 
     this.comfyUrl = pod.httpUrls.apply((urls) => {

@@ -112,6 +112,7 @@ describe("program (index.ts)", function () {
         "registry.username": "org-bot",
         "registry.password": "registry_pw_program_test",
         hfToken: HF_TOKEN,
+        "comfy.auth": "false",
         "checks.authHeader": "X-Proxy-Auth: SECRET_header_program_test",
       },
       ["registry.password", "hfToken", "checks.authHeader"],
@@ -197,6 +198,21 @@ describe("program (index.ts)", function () {
       assert.equal(changed.podId, first.podId, "an in-place update keeps the pod id");
       assert.equal(changed.triggers.length, 3);
       changed.triggers.forEach((t, i) => assert.notEqual(t, first.triggers[i], `${key}: check ${i} must re-run`));
+    }
+  });
+
+  it("keeps a secret pod.env secret in the Pod's inputs and outputs without an hfToken", async () => {
+    const value = "SECRET_env_value_program_test_5150";
+    setConfig({ "image.ref": IMAGE, "image.build": "false", "pod.env": `["MY_API_TOKEN=${value}","COMFYUI_ARGS=--lowvram"]` }, ["pod.env"]);
+
+    await outputsOf(await runProgram());
+
+    const pod = mocks.only(POD_TYPE);
+    assert.equal((plain(pod.inputs.env) as Record<string, string>).MY_API_TOKEN, value, "the pod still gets the value");
+    assert.deepEqual(plaintextPaths(pod.inputs, value), [], "the env value is stored only as a secret");
+    assert.ok(pod.additionalSecretOutputs?.includes("env"), "the env RunPod echoes back is a secret output too");
+    for (const record of mocks.created.filter((r) => r !== pod)) {
+      assert.deepEqual(plaintextPaths(record.inputs, value), [], `${record.type} ${record.name} holds the value in plaintext`);
     }
   });
 

@@ -40,6 +40,8 @@ export interface Recorded {
   inputs: Record<string, unknown>;
   custom: boolean;
   deleteBeforeReplace?: boolean;
+  /** Output names the resource asked the engine to keep secret (additionalSecretOutputs). */
+  additionalSecretOutputs?: string[];
   /** URNs the resource was registered as depending on (explicit dependsOn plus those of its Output inputs). */
   dependencies?: string[];
   urn?: string;
@@ -166,6 +168,7 @@ interface RegisterRequest {
   getName(): string;
   getDeletebeforereplace(): boolean;
   getDependenciesList(): string[];
+  getAdditionalsecretoutputsList(): string[];
 }
 
 interface RegisterResponse {
@@ -189,6 +192,7 @@ export async function installMocks(recorder: MockRecorder, stack = "dev", previe
       if (record) {
         record.deleteBeforeReplace = req.getDeletebeforereplace();
         record.dependencies = req.getDependenciesList();
+        record.additionalSecretOutputs = req.getAdditionalsecretoutputsList();
         record.urn = res?.getUrn();
       }
       callback(err, res);
