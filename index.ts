@@ -2,7 +2,7 @@
 import { DeploymentChecks } from "./components/checks";
 import { loadStackConfig } from "./components/config";
 import { ComfyImage } from "./components/image";
-import { GpuPod } from "./components/pod";
+import { GpuPod, bearerHeader } from "./components/pod";
 
 const config = loadStackConfig();
 
@@ -22,6 +22,7 @@ const gpu = new GpuPod("steadydancer", {
   image: image.imageRef,
   modelVariant: config.model.variant,
   ...config.pod,
+  comfyAuth: config.comfy.auth,
   registry: config.registry,
   hfToken: config.hfToken,
 });
@@ -32,6 +33,8 @@ const checks = new DeploymentChecks("steadydancer", {
   imageRef: image.imageRef,
   restartKey: gpu.restartKey,
   ...config.checks,
+  // With comfy.auth the checks send the stack's token; otherwise the header (if any) of the user's own proxy.
+  authHeader: config.comfy.auth ? bearerHeader(gpu.comfyToken) : config.checks.authHeader,
 });
 
 export const imageRef = image.imageRef;
@@ -40,6 +43,7 @@ export const comfyUrl = gpu.comfyUrl;
 export const sshCommand = gpu.sshCommand;
 export const costPerHour = gpu.costPerHour;
 export const gpuType = gpu.gpuType;
+export const comfyToken = gpu.comfyToken;
 export const healthCheck = checks.health;
 export const vramCheck = checks.vram;
 export const generateCheck = checks.generate;

@@ -7,6 +7,9 @@ import type { ModelVariant } from "../models";
 
 /** The port ComfyUI listens on inside the image; RunPod's proxy serves it over https. */
 export const COMFYUI_PORT = 8188;
+/** Env of docker/scripts/start.sh and auth-proxy.py: the token its authenticating front asks for, or COMFYUI_AUTH=off. */
+export const AUTH_TOKEN_ENV = "COMFYUI_AUTH_TOKEN";
+export const AUTH_MODE_ENV = "COMFYUI_AUTH";
 
 export interface GpuPodArgs {
   /** Image reference to run (tag or digest). */
@@ -27,6 +30,11 @@ export interface GpuPodArgs {
   env: Record<string, pulumi.Input<string>>;
   /** SteadyDancer weights the pod uses: env STEADYDANCER_VARIANT (a user's STEADYDANCER_VARIANT is overridden). */
   modelVariant: ModelVariant;
+  /**
+   * true: ComfyUI answers only requests carrying a token generated for this stack (the image's authenticating
+   * front checks COMFYUI_AUTH_TOKEN); false: COMFYUI_AUTH=off, open to anyone with the URL.
+   */
+  comfyAuth: boolean;
   /** Hugging Face token; reaches the pod as the secret env HF_TOKEN. */
   hfToken?: pulumi.Input<string>;
   /** Credentials of a private registry holding the image. */
@@ -44,6 +52,8 @@ export class GpuPod extends pulumi.ComponentResource {
   public readonly sshCommand: pulumi.Output<string | null>;
   public readonly costPerHour: pulumi.Output<number>;
   public readonly gpuType: pulumi.Output<string>;
+  /** The token ComfyUI's front asks for (a secret), or undefined with comfyAuth false. */
+  public readonly comfyToken: pulumi.Output<string | undefined>;
   /**
    * Changes exactly when an update restarts the container in place (same pod id): a sha256 over the Pod inputs
    * RunPod applies by recreating the container. Secret, since it is computed from the env (HF_TOKEN included).
@@ -72,6 +82,12 @@ export class GpuPod extends pulumi.ComponentResource {
         )
       : undefined;
 
+    // Generated once per stack and kept in state as a secret; it changes only if this resource is replaced.
+    const token = args.comfyAuth
+      ? new random.RandomPassword(`${name}-comfy-token`, { length: 48, special: false }, { parent: this }).result
+      : undefined;
+    const auth: Record<string, pulumi.Input<string>> = token ? { [AUTH_TOKEN_ENV]: pulumi.secret(token) } : { [AUTH_MODE_ENV]: "off" };
+
     const podArgs: PodArgs = {
       name: podName,
       image: args.image,
@@ -84,7 +100,7 @@ export class GpuPod extends pulumi.ComponentResource {
       networkVolumeId: args.networkVolumeId,
       volumeMountPath: args.volumeMountPath,
       ports: args.ports,
-      env: podEnv(args, args.hfToken),
+      env: podEnv(args, args.hfToken, auth),
       registryId: registry?.registryId,
       readyTimeoutSeconds: args.readyTimeoutMinutes * 60,
       deleteOnFailure: args.deleteOnFailure,
@@ -106,6 +122,7 @@ export class GpuPod extends pulumi.ComponentResource {
     this.sshCommand = pod.sshCommand;
     this.costPerHour = pod.costPerHour;
     this.gpuType = pod.gpuTypeId;
+    this.comfyToken = token ? pulumi.secret(token) : pulumi.output(undefined);
     this.restartKey = restartKeyOf(podArgs);
     this.registerOutputs({
       comfyUrl: this.comfyUrl,
@@ -113,6 +130,7 @@ export class GpuPod extends pulumi.ComponentResource {
       sshCommand: this.sshCommand,
       costPerHour: this.costPerHour,
       gpuType: this.gpuType,
+      comfyToken: this.comfyToken,
       restartKey: this.restartKey,
     });
   }
@@ -122,13 +140,28 @@ export class GpuPod extends pulumi.ComponentResource {
  * The pod's env: models go under the volume (MODELS_DIR, which pod.env may override) in the chosen variant.
  * With a token the whole map becomes secret, so HF_TOKEN is never stored in plaintext.
  */
-function podEnv(args: Pick<GpuPodArgs, "env" | "modelVariant" | "volumeMountPath">, hfToken: pulumi.Input<string> | undefined) {
+function podEnv(
+  args: Pick<GpuPodArgs, "env" | "modelVariant" | "volumeMountPath">,
+  hfToken: pulumi.Input<string> | undefined,
+  auth: Record<string, pulumi.Input<string>>,
+) {
   const env: Record<string, pulumi.Input<string>> = {
     MODELS_DIR: `${args.volumeMountPath.replace(/\/+$/, "")}/models`,
     ...args.env,
     STEADYDANCER_VARIANT: args.modelVariant,
+    ...auth,
   };
   return pulumi.output(hfToken === undefined ? env : { ...env, HF_TOKEN: pulumi.secret(hfToken) });
+}
+
+/** The header line the checks send to the front: `Authorization: Bearer <token>`, a secret. */
+export function bearerHeader(token: pulumi.Input<string | undefined>): pulumi.Output<string> {
+  return pulumi.secret(
+    pulumi.output(token).apply((t) => {
+      if (!t) throw new Error("ComfyUI's token is missing: comfy.auth is true but GpuPod generated none");
+      return `Authorization: Bearer ${t}`;
+    }),
+  );
 }
 
 /** A hash of the Pod inputs whose in-place update recreates the container: it changes exactly when the pod restarts. */

@@ -16,6 +16,7 @@ import {
   anyInputContains,
   fakeDigest,
   installMocks,
+  MOCK_PASSWORD,
   plain,
   plaintextPaths,
   settled,
@@ -198,6 +199,28 @@ describe("program (index.ts)", function () {
       assert.equal(changed.podId, first.podId, "an in-place update keeps the pod id");
       assert.equal(changed.triggers.length, 3);
       changed.triggers.forEach((t, i) => assert.notEqual(t, first.triggers[i], `${key}: check ${i} must re-run`));
+    }
+  });
+
+  it("by default guards ComfyUI with the stack's token: the checks send it from their environment, it is exported as a secret", async () => {
+    setConfig({ "image.ref": IMAGE, "image.build": "false" });
+
+    const program = await runProgram();
+    const out = await outputsOf(program);
+    const token = await unwrap(program.comfyToken);
+
+    assert.equal(token, MOCK_PASSWORD);
+    assert.ok(await pulumi.isSecret(program.comfyToken), "the comfyToken stack output is a secret");
+    assert.equal(out.healthCheck?.check, "health");
+    assert.equal(commands().length, 3);
+    for (const cmd of commands()) {
+      assert.ok(pulumi.runtime.isRpcSecret(cmd.inputs.environment), `${cmd.name}: the environment carrying the header is a secret`);
+      const environment = plain(cmd.inputs.environment) as Record<string, string>;
+      assert.equal(environment.COMFYUI_AUTH_HEADER, `Authorization: Bearer ${MOCK_PASSWORD}`);
+      assert.ok(!String(cmd.inputs.create).includes(MOCK_PASSWORD), "the token is never on the command line");
+    }
+    for (const record of mocks.created) {
+      assert.deepEqual(plaintextPaths(record.inputs, MOCK_PASSWORD), [], `${record.type} ${record.name} holds the token in plaintext`);
     }
   });
 
