@@ -2,6 +2,7 @@
 import { DeploymentChecks } from "./components/checks";
 import { loadStackConfig } from "./components/config";
 import { ComfyImage } from "./components/image";
+import { bearerHeader } from "./components/comfyAuth";
 import { LocalGpuContainer } from "./components/localTarget";
 import { GpuPod } from "./components/pod";
 import { ImageHistory } from "./history";
@@ -32,11 +33,13 @@ const deployment =
         readyTimeoutMinutes: config.local.readyTimeoutMinutes,
         bakedModels: config.image.bakeModels,
         hfToken: config.hfToken,
+        comfyAuth: config.comfy.auth,
       })
     : new GpuPod("steadydancer", {
         image: image.imageRef,
         modelVariant: config.model.variant,
         ...config.pod,
+        comfyAuth: config.comfy.auth,
         registry: config.registry,
         hfToken: config.hfToken,
       });
@@ -47,6 +50,8 @@ const checks = new DeploymentChecks("steadydancer", {
   imageRef: image.imageRef,
   restartKey: deployment.restartKey,
   ...config.checks,
+  // With comfy.auth the checks send the stack's token; otherwise the header (if any) of the user's own proxy.
+  authHeader: config.comfy.auth ? bearerHeader(deployment.comfyToken) : config.checks.authHeader,
 });
 
 // Recorded once the deployment runs the image, so previousImageRef names the digest it ran before.
@@ -59,6 +64,7 @@ export const comfyUrl = deployment.comfyUrl;
 export const sshCommand = deployment.sshCommand;
 export const costPerHour = deployment.costPerHour;
 export const gpuType = deployment.gpuType;
+export const comfyToken = deployment.comfyToken;
 export const healthCheck = checks.health;
 export const vramCheck = checks.vram;
 export const generateCheck = checks.generate;

@@ -2,6 +2,10 @@
 // that runs past the end of the file means the download or the encoder stopped early), then mp4box, a
 // maintained demuxer, for the movie header, the video track's size and its sample count. Sample offsets
 // are checked against the file length too: a truncated "faststart" file still has a readable moov.
+// `pulumi up` compiles the program with ts-node, which sees only the files it is asked to load, not the
+// tsconfig's `include`: this reference is what brings the mp4box declarations into that compilation.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference
+/// <reference path="./mp4box-types.d.ts" />
 import { Log, MP4BoxBuffer, createFile } from "mp4box";
 import { z } from "zod";
 

@@ -6,7 +6,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { MODEL_VARIANTS, loadModelManifest, minVramGbFor, type ModelManifest, type ModelVariant } from "../models";
 import { BUILTIN_WORKFLOWS, UsageError, isBuiltinWorkflow, loadWorkflow } from "../checks";
-import { MANAGED_BUILD_ARGS, imageRefProblem, isManagedBuildArg, looksLikeCredential, type ManagedBuildArg } from "./image";
+import { REDACTED, credentialShapeIn, isCredentialItem, isCredentialName, redactCredentials } from "./credentials";
+import { PREDEFINED_BUILD_ARGS, declaredBuildArgs } from "./dockerfileArgs";
+import { MANAGED_BUILD_ARGS, findDockerContext, imageRefProblem, isManagedBuildArg, type ManagedBuildArg } from "./image";
 import { COMFYUI_PORT } from "./pod";
 
 export const PROJECT_NAME = "steadydancer-runpod";
@@ -31,6 +33,8 @@ const DEFAULT_VOLUME_GB = 100;
 const RESERVED_ENV: Record<string, string> = {
   HF_TOKEN: "comes from the hfToken secret (pulumi config set --secret hfToken <token>)",
   RUNPOD_API_KEY: "the RunPod API key never goes into the pod",
+  COMFYUI_AUTH_TOKEN: "the stack generates it (stack output comfyToken); comfy.auth false switches the check off",
+  COMFYUI_AUTH: "comes from comfy.auth (pulumi config set comfy.auth false)",
   STEADYDANCER_VARIANT: "comes from model.variant (pulumi config set model.variant fp16)",
 };
 /** Which config key sets each build arg ComfyImage manages; image.buildArgs may not override them. */
@@ -41,6 +45,17 @@ const BUILD_ARGS_FROM_KEYS: Record<ManagedBuildArg, string> = {
   STEADYDANCER_VARIANT: "model.variant",
   BUILDKIT_INLINE_CACHE: "the image component (its build cache is the registry cache <repo>:buildcache)",
 };
+/**
+ * Keys besides the secret ones that may be stored as secrets, because the program keeps them secret all the
+ * way: pod.env (every value becomes a secret env value) and registry.username; runpod:apiUrl is read by the
+ * provider only, never a resource input. Any other key marked secret would reach resource inputs in plaintext.
+ */
+const MAY_BE_SECRET = new Set(["pod.env", "registry.username", "runpod:apiUrl"]);
+/** Why a key cannot be kept secret, where there is more to say than "it is not secret". */
+const NOT_SECRET_WHY: Record<string, string> = {
+  "image.buildArgs":
+    "build args are written into the image's history, readable by anyone who can pull the image, so nothing in them can stay secret",
+};
 /** Workflows the checks CLI knows by name; anything else is a file path. */
 const BUILTIN_WORKFLOW_NAMES = Object.keys(BUILTIN_WORKFLOWS);
 
@@ -50,6 +65,8 @@ export interface RawStackConfig {
   values: Readonly<Record<string, string>>;
   /** Full keys whose values are secrets. */
   secretKeys: Iterable<string>;
+  /** The runtime could not say which keys are secret, so every key was listed: no key is refused for being one. */
+  secretKeysGuessed?: boolean;
   /** Environment fallbacks for the two provider settings. */
   env?: { RUNPOD_API_KEY?: string | undefined; RUNPOD_API_URL?: string | undefined };
   /** The Pulumi project name (the namespace of the project keys); defaults to PROJECT_NAME. */
@@ -58,6 +75,8 @@ export interface RawStackConfig {
   cwd?: string;
   /** The model manifest (default VRAM minimum per variant); read from docker/models/manifest.json if absent. */
   manifest?: ModelManifest;
+  /** The Dockerfile whose ARGs image.buildArgs may set; default docker/Dockerfile of this checkout. */
+  dockerfile?: string;
 }
 
 /** "number" keys are optional only: Pulumi.yaml cannot declare that type. */
@@ -181,11 +200,18 @@ function splitEnv(item: string): [string, string] {
   return eq < 0 ? [item, ""] : [item.slice(0, eq), item.slice(eq + 1)];
 }
 
+/** A KEY=VALUE item as a message may show it: a credential's value (or a whole item that looks like one) hidden. */
+function shownItem(item: string): string {
+  const [name, value] = splitEnv(item);
+  if (!item.includes("=")) return JSON.stringify(isCredentialItem("", item) ? REDACTED : item);
+  return JSON.stringify(isCredentialItem(name, value) ? `${name}=${REDACTED}` : item);
+}
+
 function checkEnv(items: string[], ctx: RefineCtx): void {
   const names: string[] = [];
   for (const item of items) {
     const [name] = splitEnv(item);
-    if (!item.includes("=")) issue(ctx, `item ${JSON.stringify(item)} is not KEY=VALUE`);
+    if (!item.includes("=")) issue(ctx, `item ${shownItem(item)} is not KEY=VALUE`);
     else if (!ENV_NAME.test(name)) issue(ctx, `${JSON.stringify(name)} is not a valid env name (letters, digits, _)`);
     else if (RESERVED_ENV[name]) issue(ctx, `${name} is reserved: ${RESERVED_ENV[name]}`);
     names.push(name);
@@ -193,28 +219,80 @@ function checkEnv(items: string[], ctx: RefineCtx): void {
   for (const dup of duplicates(names)) issue(ctx, `${dup} is set more than once`);
 }
 
-function checkBuildArgs(items: string[], ctx: RefineCtx): void {
+/** Credentials in a pod.env stored in plaintext, and the RunPod API key in any pod.env. */
+function checkEnvValues(env: Record<string, string>, secret: boolean, apiKey: string | undefined, ctx: RefineCtx): void {
+  const plaintextCredentials: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (apiKey && value === apiKey) {
+      issue(ctx, `${name} carries the RunPod API key, which must never reach the pod`, "pod.env");
+    } else if (!secret && isCredentialItem(name, value)) plaintextCredentials.push(name);
+  }
+  if (plaintextCredentials.length > 0) {
+    issue(
+      ctx,
+      `${plaintextCredentials.join(", ")} look${plaintextCredentials.length === 1 ? "s" : ""} like a credential, and pod.env is ` +
+        "stored in plaintext (in Pulumi.<stack>.yaml, and so in the pod's inputs and state)",
+      "pod.env",
+      `pulumi config set --secret pod.env '["NAME=value", …]' (the whole list becomes secret, every value stays secret)`,
+    );
+  }
+}
+
+/** The ARGs of the Dockerfile image.buildArgs may set, or why they cannot be read. */
+type DeclaredArgs = () => Set<string> | Error;
+
+function dockerfileArgsOf(dockerfile: string | undefined): DeclaredArgs {
+  let cached: Set<string> | Error | undefined;
+  return () => {
+    if (cached) return cached;
+    try {
+      const file = dockerfile ?? path.join(findDockerContext(), "Dockerfile");
+      cached = declaredBuildArgs(file);
+    } catch (error) {
+      cached = error instanceof Error ? error : new Error(String(error));
+    }
+    return cached;
+  };
+}
+
+function checkBuildArgs(items: string[], ctx: RefineCtx, declared: DeclaredArgs): void {
   const names: string[] = [];
   for (const item of items) {
-    const [name] = splitEnv(item);
+    const [name, value] = splitEnv(item);
     const setBy = isManagedBuildArg(name) ? BUILD_ARGS_FROM_KEYS[name] : undefined;
-    if (!item.includes("=")) issue(ctx, `item ${JSON.stringify(item)} is not KEY=VALUE`);
+    const shape = credentialShapeIn(value);
+    if (!item.includes("=")) issue(ctx, `item ${shownItem(item)} is not KEY=VALUE`);
     else if (!ENV_NAME.test(name)) issue(ctx, `${JSON.stringify(name)} is not a valid build-arg name (letters, digits, _)`);
-    else if (looksLikeCredential(name)) {
+    else if (setBy) issue(ctx, `${name} is set by ${setBy}, not through image.buildArgs`);
+    else if (isCredentialName(name) || shape) {
       issue(
         ctx,
-        `${name} looks like a credential: build args persist in the image; the Hugging Face token goes in as a BuildKit secret from hfToken`,
+        `${name} ${shape ? `holds what looks like ${shape}` : "looks like a credential"}: build args persist in the image's ` +
+          "history, readable by anyone who can pull it; the Hugging Face token goes in as a BuildKit secret from hfToken",
         undefined,
-        "remove the item from image.buildArgs in Pulumi.<stack>.yaml, then pulumi config set --secret hfToken <token>",
+        "remove the item from image.buildArgs in Pulumi.<stack>.yaml (for Hugging Face: pulumi config set --secret hfToken <token>)",
       );
-    } else if (setBy) issue(ctx, `${name} is set by ${setBy}, not through image.buildArgs`);
+    } else if (!(PREDEFINED_BUILD_ARGS as readonly string[]).includes(name)) {
+      const args = declared();
+      if (args instanceof Error) {
+        issue(ctx, `cannot tell whether ${name} is an ARG of the Dockerfile: ${args.message}`);
+      } else if (!args.has(name)) {
+        const known = [...args].filter((a) => !isManagedBuildArg(a)).sort();
+        const guess = closestKey(name, known);
+        issue(
+          ctx,
+          `${name} is not declared by an ARG in docker/Dockerfile, so the build would silently ignore it` +
+            `${guess ? ` (did you mean ${guess}?)` : ""}; the Dockerfile declares ${known.join(", ")}`,
+        );
+      }
+    }
     names.push(name);
   }
   for (const dup of duplicates(names)) issue(ctx, `${dup} is set more than once`);
 }
 
-/** Values of credential-like build args, hidden from every problem line like secrets. */
-function secretLikeBuildArgValues(text: string | undefined): string[] {
+/** Values of credential-like KEY=VALUE items in a list key's text, hidden from every problem line like secrets. */
+function credentialItemValues(text: string | undefined): string[] {
   if (text === undefined) return [];
   let parsed: unknown;
   try {
@@ -225,9 +303,11 @@ function secretLikeBuildArgValues(text: string | undefined): string[] {
   if (!Array.isArray(parsed)) return [];
   return parsed
     .filter((item): item is string => typeof item === "string")
-    .map(splitEnv)
-    .filter(([name, value]) => looksLikeCredential(name) && value.length > 0)
-    .map(([, value]) => value);
+    .flatMap((item) => {
+      const [name, value] = splitEnv(item);
+      if (!item.includes("=")) return isCredentialItem("", item) ? [item] : [];
+      return isCredentialItem(name, value) ? [value] : [];
+    });
 }
 
 /** Resolves checks.workflow: a built-in name as is, else the absolute path of an existing JSON object file. */
@@ -315,7 +395,8 @@ function isHttpUrl(text: string): boolean {
 }
 
 /** Every key the program reads, with its schema and the help shown when it is wrong. */
-export function stackFields(project: string = PROJECT_NAME, cwd: string = process.cwd()) {
+export function stackFields(project: string = PROJECT_NAME, cwd: string = process.cwd(), context: FieldContext = {}) {
+  const declaredArgs = dockerfileArgsOf(context.dockerfile);
   const listFix = (key: string, example: string[]) =>
     `edit Pulumi.<stack>.yaml: ${project}:${key}: ${JSON.stringify(example)}`;
   return {
@@ -381,7 +462,7 @@ export function stackFields(project: string = PROJECT_NAME, cwd: string = proces
         fix: listFix("image.buildArgs", ["COMFYUI_VERSION=v0.8.1"]),
       },
       listText()
-        .superRefine(checkBuildArgs)
+        .superRefine((items, ctx) => checkBuildArgs(items, ctx, declaredArgs))
         .transform((items) => Object.fromEntries(items.map(splitEnv)))
         .default(() => ({})),
     ),
@@ -476,7 +557,9 @@ export function stackFields(project: string = PROJECT_NAME, cwd: string = proces
     "pod.env": field(
       {
         type: "array",
-        expected: "a list of KEY=VALUE strings with distinct, valid names (not HF_TOKEN or STEADYDANCER_VARIANT)",
+        expected:
+          "a list of KEY=VALUE strings with distinct, valid names (not HF_TOKEN, STEADYDANCER_VARIANT or COMFYUI_AUTH*); " +
+          "stored as a secret (pulumi config set --secret) when any value is a credential",
         fix: listFix("pod.env", ["COMFYUI_ARGS=--lowvram"]),
       },
       listText()
@@ -645,10 +728,22 @@ export function stackFields(project: string = PROJECT_NAME, cwd: string = proces
         // prefault: the default goes through the transform too, so it is resolved against cwd.
         .prefault("checks-output"),
     ),
+    "comfy.auth": field(
+      {
+        type: "boolean",
+        expected:
+          "true or false (true: ComfyUI answers only requests carrying the stack's token, stack output comfyToken; " +
+          "false: anyone with the URL can use it, for a ComfyUI behind an authenticating proxy of your own)",
+        fix: "pulumi config set comfy.auth true",
+      },
+      boolText().default(true),
+    ),
     "checks.authHeader": field(
       {
         type: "string",
-        expected: 'a secret: one HTTP header line "Name: value" for a ComfyUI behind an authenticating proxy',
+        expected:
+          'a secret: one HTTP header line "Name: value" for a ComfyUI behind an authenticating proxy of your own ' +
+          "(with comfy.auth false; with comfy.auth true the checks send the stack's token themselves)",
         fix: 'pulumi config set --secret checks.authHeader "Authorization: Bearer <token>"',
         secret: true,
         optional: true,
@@ -684,8 +779,16 @@ function shapeOf<F extends Record<string, Field<z.ZodType>>>(fields: F): ShapeOf
   return Object.fromEntries(Object.entries(fields).map(([key, f]) => [key, f.schema])) as ShapeOf<F>;
 }
 
-/** Where the schema reads files from: the base of relative paths and the model manifest. */
-export interface SchemaContext {
+/** What single keys' checks need beyond their value. */
+export interface FieldContext {
+  /** Flat keys (`pod.env`, `runpod:apiKey`) whose values are stored as secrets. */
+  secretKeys?: ReadonlySet<string>;
+  /** The Dockerfile whose ARGs image.buildArgs may set; default docker/Dockerfile of this checkout. */
+  dockerfile?: string;
+}
+
+/** Where the schema reads files from: the base of relative paths, the model manifest, and the field context. */
+export interface SchemaContext extends FieldContext {
   cwd?: string;
   manifest?: () => ModelManifest;
 }
@@ -727,8 +830,9 @@ function keysUnusedBy(target: Target, values: Record<string, unknown>, defaults:
 export function stackConfigSchema(project: string = PROJECT_NAME, context: SchemaContext = {}) {
   let cached: ModelManifest | undefined;
   const manifest = context.manifest ?? (() => (cached ??= loadModelManifest()));
-  const fields = stackFields(project, context.cwd);
+  const fields = stackFields(project, context.cwd, context);
   const defaults = defaultValues(fields);
+  const isSecret = (key: string) => context.secretKeys?.has(key) ?? false;
   return z
     .object(shapeOf(fields))
     .strict()
@@ -801,14 +905,19 @@ export function stackConfigSchema(project: string = PROJECT_NAME, context: Schem
         ) {
           checkWorkflowRunnable(workflow, assetsDir, ctx);
         }
+        if (v["comfy.auth"] === true && v["checks.authHeader"] !== undefined) {
+          issue(
+            ctx,
+            "with comfy.auth true the checks send the stack's own token; checks.authHeader is for a proxy of your own, with comfy.auth false",
+            "checks.authHeader",
+            "pulumi config rm checks.authHeader (or pulumi config set comfy.auth false to rely on your own proxy)",
+          );
+        }
         const env: unknown = v["pod.env"];
-        const apiKey = v[API_KEY];
-        if (typeof apiKey === "string" && apiKey && env && typeof env === "object") {
-          for (const [name, value] of Object.entries(env)) {
-            if (value === apiKey) {
-              issue(ctx, `${name} carries the RunPod API key, which must never reach the pod`, "pod.env");
-            }
-          }
+        const apiKey: unknown = v[API_KEY];
+        if (env && typeof env === "object" && !failed("pod.env")) {
+          const values = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === "string"));
+          checkEnvValues(values, isSecret("pod.env"), typeof apiKey === "string" ? apiKey : undefined, ctx);
         }
       },
       { when: () => true },
@@ -842,16 +951,21 @@ export function stackConfigSchema(project: string = PROJECT_NAME, context: Schem
         networkVolumeId: v["pod.networkVolumeId"],
         volumeMountPath: v["pod.volumeMountPath"],
         ports: v["pod.ports"],
-        env: v["pod.env"],
+        // A secret pod.env keeps every value secret: the Pod's env input, its state and the restart key.
+        env: isSecret("pod.env") ? secretValues(v["pod.env"]) : v["pod.env"],
         readyTimeoutMinutes: v["pod.readyTimeoutMinutes"],
         deleteOnFailure: v["pod.deleteOnFailure"],
         createBeforeDelete: v["pod.createBeforeDelete"],
       },
       registry:
         v["registry.username"] !== undefined && v["registry.password"] !== undefined
-          ? { username: v["registry.username"], password: pulumi.secret(v["registry.password"]) }
+          ? {
+              username: isSecret("registry.username") ? pulumi.secret(v["registry.username"]) : v["registry.username"],
+              password: pulumi.secret(v["registry.password"]),
+            }
           : undefined,
       hfToken: v.hfToken === undefined ? undefined : pulumi.secret(v.hfToken),
+      comfy: { auth: v["comfy.auth"] },
       checks: {
         health: v["checks.health"],
         vram: v["checks.vram"],
@@ -866,6 +980,10 @@ export function stackConfigSchema(project: string = PROJECT_NAME, context: Schem
       },
       // The API key is checked above but deliberately not passed on: it must never become a resource input.
     }));
+}
+
+function secretValues(env: Record<string, string>): Record<string, pulumi.Input<string>> {
+  return Object.fromEntries(Object.entries(env).map(([name, value]) => [name, pulumi.secret(value)]));
 }
 
 /** Only called once superRefine has confirmed the manifest can be read. */
@@ -899,6 +1017,13 @@ function collect(raw: RawStackConfig, project: string, infos: Infos): Collected 
     if (info?.secret || secretKeys.has(fullKey)) out.secret.add(key);
     if (info?.secret && !fromEnv && !secretKeys.has(fullKey)) {
       out.problems.push(`${fullKey} = [secret]: is stored in plaintext. Expected ${info.expected}. Fix: ${info.fix}`);
+    }
+    if (info && !info.secret && secretKeys.has(fullKey) && !raw.secretKeysGuessed && !MAY_BE_SECRET.has(key)) {
+      const why = NOT_SECRET_WHY[key] ?? "its value reaches resource inputs and state as plain text, so the program cannot keep it secret";
+      out.problems.push(
+        `${fullKey} = [secret]: is stored as a secret, but ${why}. Expected ${info.expected}. ` +
+          `Fix: pulumi config set ${key} <value> (without --secret)`,
+      );
     }
   };
   for (const [fullKey, value] of Object.entries(raw.values)) {
@@ -941,16 +1066,19 @@ export function closestKey(unknown: string, known: string[]): string | undefined
   return best && best.distance <= Math.max(2, Math.floor(unknown.length / 4)) ? best.key : undefined;
 }
 
-/** A value as the user wrote it: lists as their JSON text, anything else quoted. */
+/** A value as the user wrote it: lists as their JSON text (credential items masked), anything else quoted. */
 function shown(value: string): string {
-  const text = value.length > 200 ? `${value.slice(0, 200)}…` : value;
-  return /^\[.*\]$/s.test(value) ? text : JSON.stringify(text);
-}
-
-/** Replaces every secret value in a problem line, whatever part of the line echoes it. */
-function redact(line: string, secrets: string[]): string {
-  // Very short strings would mangle the message; real secrets are longer than this.
-  return secrets.filter((s) => s.length >= 4).reduce((text, s) => text.split(s).join("[secret]"), line);
+  let masked = value;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (Array.isArray(parsed) && parsed.every((item): item is string => typeof item === "string")) {
+      masked = `[${parsed.map(shownItem).join(",")}]`;
+    }
+  } catch {
+    // not a JSON list: shown as written, redaction still applies
+  }
+  const text = masked.length > 200 ? `${masked.slice(0, 200)}…` : masked;
+  return /^\[.*\]$/s.test(masked) ? text : JSON.stringify(text);
 }
 
 /** Validates the raw stack config. Pure: no Pulumi runtime needed (secrets become pulumi.secret Outputs). */
@@ -961,8 +1089,12 @@ export function parseStackConfig(raw: RawStackConfig): ParseResult {
   const collected = collect(raw, project, infos);
   const { input, labels, secret } = collected;
   const given = raw.manifest;
-  const context: SchemaContext = { cwd: raw.cwd ?? process.cwd(), ...(given ? { manifest: () => given } : {}) };
-  const result = stackConfigSchema(project, context).safeParse(input);
+  const context: SchemaContext = {
+    cwd: raw.cwd ?? process.cwd(),
+    ...(given ? { manifest: () => given } : {}),
+    ...(raw.dockerfile === undefined ? {} : { dockerfile: raw.dockerfile }),
+  };
+  const result = stackConfigSchema(project, { ...context, secretKeys: secret }).safeParse(input);
   if (result.success && collected.problems.length === 0) return { ok: true, config: result.data };
 
   const line = (key: string, message: string, fix: string | undefined) => {
@@ -990,16 +1122,20 @@ export function parseStackConfig(raw: RawStackConfig): ParseResult {
     const fix = params && typeof params === "object" && "fix" in params ? params.fix : undefined;
     problems.push(line(key, iss.message, typeof fix === "string" ? fix : undefined));
   }
-  const secretValues = [...[...secret].map((k) => input[k] ?? ""), ...secretLikeBuildArgValues(input["image.buildArgs"])];
-  return { ok: false, problems: problems.map((p) => redact(p, secretValues)) };
+  const hidden = [
+    ...[...secret].map((k) => input[k] ?? ""),
+    ...Object.values(input).flatMap(credentialItemValues),
+  ];
+  return { ok: false, problems: problems.map((p) => redactCredentials(p, hidden)) };
 }
 
 /** Pulumi exports isConfigSecret at runtime but marks it internal in its typings. */
-function secretKeysOf(values: Record<string, string>): string[] {
+function secretKeysOf(values: Record<string, string>): { secretKeys: string[]; secretKeysGuessed: boolean } {
   const runtime = pulumi.runtime as typeof pulumi.runtime & { isConfigSecret?: (key: string) => boolean };
   // Without the function, treat every key as secret: values stay hidden and no plaintext warning is raised.
-  const isSecret = runtime.isConfigSecret ?? (() => true);
-  return Object.keys(values).filter((key) => isSecret(key));
+  const isSecret = runtime.isConfigSecret;
+  if (!isSecret) return { secretKeys: Object.keys(values), secretKeysGuessed: true };
+  return { secretKeys: Object.keys(values).filter((key) => isSecret(key)), secretKeysGuessed: false };
 }
 
 /** Reads and validates the live stack config; throws one error listing every problem. */
@@ -1007,7 +1143,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
   const values = pulumi.runtime.allConfig();
   const result = parseStackConfig({
     values,
-    secretKeys: secretKeysOf(values),
+    ...secretKeysOf(values),
     env: { RUNPOD_API_KEY: env.RUNPOD_API_KEY, RUNPOD_API_URL: env.RUNPOD_API_URL },
     project: pulumi.getProject(),
   });

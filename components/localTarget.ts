@@ -7,6 +7,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelVariant } from "../models";
 import { shellCommand } from "./checks";
+import { comfyAuth } from "./comfyAuth";
 import { COMFYUI_PORT, podEnv } from "./pod";
 
 /** /dev/shm for PyTorch's data loaders and ComfyUI, as docker/docker-compose.yml gives it. */
@@ -30,6 +31,8 @@ export interface LocalGpuContainerArgs {
   bakedModels: boolean;
   /** Hugging Face token; reaches the container as the secret env HF_TOKEN. */
   hfToken?: pulumi.Input<string>;
+  /** true: ComfyUI answers only requests carrying a token generated for this stack, as on a pod. */
+  comfyAuth: boolean;
 }
 
 export class LocalGpuContainer extends pulumi.ComponentResource {
@@ -41,6 +44,8 @@ export class LocalGpuContainer extends pulumi.ComponentResource {
   public readonly gpuType: pulumi.Output<string>;
   /** The container's id: a replaced container (new image, env, volume, port) runs the checks again. */
   public readonly restartKey: pulumi.Output<string>;
+  /** The token ComfyUI's front asks for (a secret), or undefined with comfyAuth false. */
+  public readonly comfyToken: pulumi.Output<string | undefined>;
   public readonly containerName: pulumi.Output<string>;
   public readonly volumeName: pulumi.Output<string>;
 
@@ -58,7 +63,8 @@ export class LocalGpuContainer extends pulumi.ComponentResource {
       { parent: this, retainOnDelete: true },
     );
 
-    const plainEnv = podEnv(args, undefined);
+    const plainEnv = podEnv(args, undefined, {});
+    const auth = comfyAuth(name, args.comfyAuth, this);
     const cli = dockerHostCli();
     const preflight = new command.local.Command(
       `${name}-preflight`,
@@ -80,7 +86,7 @@ export class LocalGpuContainer extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const envs = podEnv(args, args.hfToken).apply((env) =>
+    const envs = podEnv(args, args.hfToken, auth.env).apply((env) =>
       Object.entries(env)
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
         .map(([key, value]) => `${key}=${value}`),
@@ -117,6 +123,7 @@ export class LocalGpuContainer extends pulumi.ComponentResource {
     this.costPerHour = pulumi.output(null);
     this.gpuType = pulumi.output("");
     this.restartKey = container.id;
+    this.comfyToken = auth.token;
     this.containerName = container.name;
     this.volumeName = volume.name;
     this.registerOutputs({
@@ -126,6 +133,7 @@ export class LocalGpuContainer extends pulumi.ComponentResource {
       costPerHour: this.costPerHour,
       gpuType: this.gpuType,
       restartKey: this.restartKey,
+      comfyToken: this.comfyToken,
       containerName: this.containerName,
       volumeName: this.volumeName,
     });

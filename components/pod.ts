@@ -2,6 +2,7 @@
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { comfyAuth } from "./comfyAuth";
 import { CONTAINER_RESETTING_FIELDS, Pod, Registry, type PodArgs } from "../runpod";
 import type { ModelVariant } from "../models";
 
@@ -27,6 +28,11 @@ export interface GpuPodArgs {
   env: Record<string, pulumi.Input<string>>;
   /** SteadyDancer weights the pod uses: env STEADYDANCER_VARIANT (a user's STEADYDANCER_VARIANT is overridden). */
   modelVariant: ModelVariant;
+  /**
+   * true: ComfyUI answers only requests carrying a token generated for this stack (the image's authenticating
+   * front checks COMFYUI_AUTH_TOKEN); false: COMFYUI_AUTH=off, open to anyone with the URL.
+   */
+  comfyAuth: boolean;
   /** Hugging Face token; reaches the pod as the secret env HF_TOKEN. */
   hfToken?: pulumi.Input<string>;
   /** Credentials of a private registry holding the image. */
@@ -44,6 +50,8 @@ export class GpuPod extends pulumi.ComponentResource {
   public readonly sshCommand: pulumi.Output<string | null>;
   public readonly costPerHour: pulumi.Output<number>;
   public readonly gpuType: pulumi.Output<string>;
+  /** The token ComfyUI's front asks for (a secret), or undefined with comfyAuth false. */
+  public readonly comfyToken: pulumi.Output<string | undefined>;
   /**
    * Changes exactly when an update restarts the container in place (same pod id): a sha256 over the Pod inputs
    * RunPod applies by recreating the container. Secret, since it is computed from the env (HF_TOKEN included).
@@ -72,6 +80,8 @@ export class GpuPod extends pulumi.ComponentResource {
         )
       : undefined;
 
+    const auth = comfyAuth(name, args.comfyAuth, this);
+
     const podArgs: PodArgs = {
       name: podName,
       image: args.image,
@@ -84,7 +94,7 @@ export class GpuPod extends pulumi.ComponentResource {
       networkVolumeId: args.networkVolumeId,
       volumeMountPath: args.volumeMountPath,
       ports: args.ports,
-      env: podEnv(args, args.hfToken),
+      env: podEnv(args, args.hfToken, auth.env),
       registryId: registry?.registryId,
       readyTimeoutSeconds: args.readyTimeoutMinutes * 60,
       deleteOnFailure: args.deleteOnFailure,
@@ -93,7 +103,8 @@ export class GpuPod extends pulumi.ComponentResource {
     const pod = new Pod(
       `${name}-pod`,
       podArgs,
-      { parent: this, deleteBeforeReplace: !args.createBeforeDelete },
+      // env may hold secrets (a secret pod.env, HF_TOKEN): the outputs RunPod echoes back stay secret too.
+      { parent: this, deleteBeforeReplace: !args.createBeforeDelete, additionalSecretOutputs: ["env"] },
     );
 
     this.comfyUrl = pod.httpUrls.apply((urls) => {
@@ -105,6 +116,7 @@ export class GpuPod extends pulumi.ComponentResource {
     this.sshCommand = pod.sshCommand;
     this.costPerHour = pod.costPerHour;
     this.gpuType = pod.gpuTypeId;
+    this.comfyToken = auth.token;
     this.restartKey = restartKeyOf(podArgs);
     this.registerOutputs({
       comfyUrl: this.comfyUrl,
@@ -112,6 +124,7 @@ export class GpuPod extends pulumi.ComponentResource {
       sshCommand: this.sshCommand,
       costPerHour: this.costPerHour,
       gpuType: this.gpuType,
+      comfyToken: this.comfyToken,
       restartKey: this.restartKey,
     });
   }
@@ -121,11 +134,16 @@ export class GpuPod extends pulumi.ComponentResource {
  * The pod's env: models go under the volume (MODELS_DIR, which pod.env may override) in the chosen variant.
  * With a token the whole map becomes secret, so HF_TOKEN is never stored in plaintext.
  */
-export function podEnv(args: Pick<GpuPodArgs, "env" | "modelVariant" | "volumeMountPath">, hfToken: pulumi.Input<string> | undefined) {
+export function podEnv(
+  args: Pick<GpuPodArgs, "env" | "modelVariant" | "volumeMountPath">,
+  hfToken: pulumi.Input<string> | undefined,
+  auth: Record<string, pulumi.Input<string>>,
+) {
   const env: Record<string, pulumi.Input<string>> = {
     MODELS_DIR: `${args.volumeMountPath.replace(/\/+$/, "")}/models`,
     ...args.env,
     STEADYDANCER_VARIANT: args.modelVariant,
+    ...auth,
   };
   return pulumi.output(hfToken === undefined ? env : { ...env, HF_TOKEN: pulumi.secret(hfToken) });
 }

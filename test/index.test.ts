@@ -19,6 +19,7 @@ import {
   anyInputContains,
   fakeDigest,
   installMocks,
+  MOCK_PASSWORD,
   plain,
   plaintextPaths,
   settled,
@@ -116,6 +117,7 @@ describe("program (index.ts)", function () {
         "registry.username": "org-bot",
         "registry.password": "registry_pw_program_test",
         hfToken: HF_TOKEN,
+        "comfy.auth": "false",
         "checks.authHeader": "X-Proxy-Auth: SECRET_header_program_test",
       },
       ["registry.password", "hfToken", "checks.authHeader"],
@@ -202,6 +204,43 @@ describe("program (index.ts)", function () {
       assert.equal(changed.podId, first.podId, "an in-place update keeps the pod id");
       assert.equal(changed.triggers.length, 3);
       changed.triggers.forEach((t, i) => assert.notEqual(t, first.triggers[i], `${key}: check ${i} must re-run`));
+    }
+  });
+
+  it("by default guards ComfyUI with the stack's token: the checks send it from their environment, it is exported as a secret", async () => {
+    setConfig({ "image.ref": IMAGE, "image.build": "false" });
+
+    const program = await runProgram();
+    const out = await outputsOf(program);
+    const token = await unwrap(program.comfyToken);
+
+    assert.equal(token, MOCK_PASSWORD);
+    assert.ok(await pulumi.isSecret(program.comfyToken), "the comfyToken stack output is a secret");
+    assert.equal(out.healthCheck?.check, "health");
+    assert.equal(commands().length, 3);
+    for (const cmd of commands()) {
+      assert.ok(pulumi.runtime.isRpcSecret(cmd.inputs.environment), `${cmd.name}: the environment carrying the header is a secret`);
+      const environment = plain(cmd.inputs.environment) as Record<string, string>;
+      assert.equal(environment.COMFYUI_AUTH_HEADER, `Authorization: Bearer ${MOCK_PASSWORD}`);
+      assert.ok(!String(cmd.inputs.create).includes(MOCK_PASSWORD), "the token is never on the command line");
+    }
+    for (const record of mocks.created) {
+      assert.deepEqual(plaintextPaths(record.inputs, MOCK_PASSWORD), [], `${record.type} ${record.name} holds the token in plaintext`);
+    }
+  });
+
+  it("keeps a secret pod.env secret in the Pod's inputs and outputs without an hfToken", async () => {
+    const value = "SECRET_env_value_program_test_5150";
+    setConfig({ "image.ref": IMAGE, "image.build": "false", "pod.env": `["MY_API_TOKEN=${value}","COMFYUI_ARGS=--lowvram"]` }, ["pod.env"]);
+
+    await outputsOf(await runProgram());
+
+    const pod = mocks.only(POD_TYPE);
+    assert.equal((plain(pod.inputs.env) as Record<string, string>).MY_API_TOKEN, value, "the pod still gets the value");
+    assert.deepEqual(plaintextPaths(pod.inputs, value), [], "the env value is stored only as a secret");
+    assert.ok(pod.additionalSecretOutputs?.includes("env"), "the env RunPod echoes back is a secret output too");
+    for (const record of mocks.created.filter((r) => r !== pod)) {
+      assert.deepEqual(plaintextPaths(record.inputs, value), [], `${record.type} ${record.name} holds the value in plaintext`);
     }
   });
 

@@ -18,7 +18,12 @@
 #   ATTENTION_MODE         auto | flash | xformers | sdpa (auto)
 #   PYTORCH_CUDA_ALLOC_CONF (expandable_segments:True)
 #   MANAGER_NETWORK_MODE   ComfyUI-Manager network_mode (offline)
-#   COMFYUI_LISTEN (0.0.0.0)  COMFYUI_PORT (8188)  COMFYUI_ARGS (extra ComfyUI flags, split on spaces)
+#   COMFYUI_LISTEN (0.0.0.0)  COMFYUI_PORT (8188): where the authenticating front (auth-proxy.py) listens
+#   COMFYUI_INTERNAL_PORT (8189): ComfyUI itself, on 127.0.0.1 only
+#   COMFYUI_AUTH_TOKEN     the token the front asks for (16+ characters; required unless COMFYUI_AUTH=off)
+#   COMFYUI_AUTH (token)   off: the front forwards every request unchecked (behind a proxy of your own only)
+#   AUTH_PROXY             (${STEADYDANCER_HOME}/scripts/auth-proxy.py)
+#   COMFYUI_ARGS (extra ComfyUI flags, split on spaces)
 #   COMFYUI_PID_FILE (/tmp/comfyui.pid)
 # Plus the download script's variables (STEADYDANCER_VARIANT, HF_TOKEN, HF_ENDPOINT, DOWNLOAD_*), passed through.
 set -euo pipefail
@@ -36,7 +41,11 @@ die() {
 # Children run in the background so that TERM/INT can be forwarded; background children of a non-interactive
 # shell ignore INT, so both are forwarded as TERM.
 CHILD_PID=""
+FRONT_PID=""
+STOPPING=0
 on_signal() {
+  STOPPING=1
+  if [[ -n ${FRONT_PID} ]]; then kill -TERM "${FRONT_PID}" 2>/dev/null || true; fi
   if [[ -n ${CHILD_PID} ]]; then
     log "SIG$1 received: stopping PID ${CHILD_PID}"
     kill -TERM "${CHILD_PID}" 2>/dev/null || true
@@ -85,6 +94,58 @@ case "${ATTENTION_MODE}" in auto | flash | xformers | sdpa) ;; *) die 2 "ATTENTI
 case "${MANAGER_NETWORK_MODE}" in public | private | offline) ;; *) die 2 "MANAGER_NETWORK_MODE must be public, private or offline, got '${MANAGER_NETWORK_MODE}'" ;; esac
 [[ ${COMFYUI_PORT} =~ ^[0-9]+$ ]] || die 2 "COMFYUI_PORT must be a port number, got '${COMFYUI_PORT}'"
 [[ -f ${COMFYUI_DIR}/main.py ]] || die 2 "no ComfyUI at ${COMFYUI_DIR} (main.py missing; set COMFYUI_DIR)"
+
+# ------------------------------------------------------------------ authenticating front
+# ComfyUI listens on 127.0.0.1 only. What the pod's port reaches is auth-proxy.py, which forwards a request
+# (HTTP and the websocket) only when it carries COMFYUI_AUTH_TOKEN; checked here, before any GPU or download work.
+COMFYUI_INTERNAL_PORT=${COMFYUI_INTERNAL_PORT:-8189}
+COMFYUI_AUTH=${COMFYUI_AUTH:-token}
+AUTH_PROXY=${AUTH_PROXY:-${STEADYDANCER_HOME}/scripts/auth-proxy.py}
+[[ ${COMFYUI_INTERNAL_PORT} =~ ^[0-9]+$ && ${COMFYUI_INTERNAL_PORT} != "${COMFYUI_PORT}" ]] ||
+  die 2 "COMFYUI_INTERNAL_PORT must be a port number other than COMFYUI_PORT (${COMFYUI_PORT}), got '${COMFYUI_INTERNAL_PORT}'"
+case "${COMFYUI_AUTH}" in
+  token)
+    token=${COMFYUI_AUTH_TOKEN:-}
+    ((${#token} >= 16)) || die 2 "COMFYUI_AUTH_TOKEN is unset or shorter than 16 characters: ComfyUI is not served without authentication. Pass a token (the Pulumi stack does: stack output comfyToken), or COMFYUI_AUTH=off when an authenticating proxy of your own is in front"
+    unset token
+    front_why="token required"
+    ;;
+  off) front_why="COMFYUI_AUTH=off: NO authentication, anyone who reaches the port can use ComfyUI" ;;
+  *) die 2 "COMFYUI_AUTH must be token or off, got '${COMFYUI_AUTH}'" ;;
+esac
+[[ -r ${AUTH_PROXY} ]] || die 2 "no authenticating front at ${AUTH_PROXY} (set AUTH_PROXY)"
+
+# start_front: runs the front in the background (FRONT_PID). The token travels in its environment, never argv.
+start_front() {
+  log "starting the front on ${COMFYUI_LISTEN}:${COMFYUI_PORT} for ComfyUI on 127.0.0.1:${COMFYUI_INTERNAL_PORT} (${front_why})"
+  COMFYUI_AUTH=${COMFYUI_AUTH} python -u "${AUTH_PROXY}" --listen "${COMFYUI_LISTEN}" --port "${COMFYUI_PORT}" \
+    --upstream "http://127.0.0.1:${COMFYUI_INTERNAL_PORT}" &
+  FRONT_PID=$!
+}
+
+# wait_with_front: waits for ComfyUI (CHILD_PID) and the front; whichever ends first ends the other. Sets
+# CHILD_STATUS to ComfyUI's status, or 1 when the front died on its own (nothing could reach ComfyUI).
+wait_with_front() {
+  local front_status=0
+  while kill -0 "${CHILD_PID}" 2>/dev/null && kill -0 "${FRONT_PID}" 2>/dev/null; do
+    wait -n "${CHILD_PID}" "${FRONT_PID}" 2>/dev/null || true
+  done
+  if kill -0 "${CHILD_PID}" 2>/dev/null; then
+    wait "${FRONT_PID}" 2>/dev/null || front_status=$?
+    FRONT_PID=""
+    if ((!STOPPING)); then # else on_signal has already asked ComfyUI to stop
+      log "the front exited (status ${front_status}): stopping ComfyUI, which nothing can reach without it"
+      kill -TERM "${CHILD_PID}" 2>/dev/null || true
+    fi
+    wait_child
+    if ((!STOPPING && CHILD_STATUS == 0)); then CHILD_STATUS=1; fi
+  else
+    wait_child
+    kill -TERM "${FRONT_PID}" 2>/dev/null || true
+    wait "${FRONT_PID}" 2>/dev/null || true
+    FRONT_PID=""
+  fi
+}
 
 if [[ -x ${VENV_DIR}/bin/python ]]; then
   export VIRTUAL_ENV=${VENV_DIR}
@@ -315,14 +376,16 @@ log "ComfyUI-Manager: network_mode = ${MANAGER_NETWORK_MODE} in ${manager_config
 # ------------------------------------------------------------------ 8. ComfyUI
 extra_args=()
 if [[ -n ${COMFYUI_ARGS:-} ]]; then read -r -a extra_args <<<"${COMFYUI_ARGS}"; fi
-args=(main.py --listen "${COMFYUI_LISTEN}" --port "${COMFYUI_PORT}" "--${vram_mode}" "${attention_flags[@]}" "${extra_args[@]}")
+args=(main.py --listen 127.0.0.1 --port "${COMFYUI_INTERNAL_PORT}" "--${vram_mode}" "${attention_flags[@]}" "${extra_args[@]}")
 cd "${COMFYUI_DIR}"
+start_front
 log "starting ComfyUI: python -u ${args[*]}"
-python -u "${args[@]}" &
+# ComfyUI and its custom nodes have no use for the front's token.
+env -u COMFYUI_AUTH_TOKEN python -u "${args[@]}" &
 CHILD_PID=$!
 printf '%s\n' "${CHILD_PID}" >"${COMFYUI_PID_FILE}"
 comfy_pid=${CHILD_PID}
-wait_child
+wait_with_front
 if [[ -f ${COMFYUI_PID_FILE} ]] && [[ $(<"${COMFYUI_PID_FILE}") == "${comfy_pid}" ]]; then rm -f "${COMFYUI_PID_FILE}"; fi
 log "ComfyUI exited with status ${CHILD_STATUS}"
 if ((CHILD_STATUS != 0)); then exit "${CHILD_STATUS}"; fi

@@ -158,7 +158,7 @@ describe("stack config", function () {
       ["pod.env", '["NOVALUE"]', /not KEY=VALUE/],
       ["pod.env", '["1BAD=x"]', /not a valid env name/],
       ["pod.env", '["A=1","A=2"]', /A is set more than once/],
-      ["pod.env", '["HF_TOKEN=x"]', /HF_TOKEN is reserved.*hfToken/],
+      ["pod.env", '["HF_HOME=/workspace/hf","HF_TOKEN"]', /not KEY=VALUE/],
       ["pod.readyTimeoutMinutes", "0", /out of range/],
       ["pod.deleteOnFailure", "yes", /not true or false/],
       ["pod.createBeforeDelete", "1", /not true or false/],
@@ -260,6 +260,60 @@ describe("stack config", function () {
       assert.match(problemFor(problems, `${P}hfToken`), /= \[secret\]: is stored in plaintext.*pulumi config set --secret hfToken/);
       assert.match(problemFor(problems, `${P}pod.gpuCount`), /= \[secret\]: not a whole number/);
       assert.match(problemFor(problems, `${P}pod.env`), /LEAK carries the RunPod API key/);
+    });
+
+    it("never echoes a credential typed into pod.env, by name or by token shape", () => {
+      const values = {
+        hf: "hf_abcdefghijklmnopqrstuvwxyz0123456789",
+        runpod: "rpa_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+        pat: "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+        named: "plain-looking-but-named-a-password",
+      };
+      for (const env of [
+        `["HF_TOKEN=${values.hf}"]`,
+        `["RUNPOD_API_KEY=${values.runpod}"]`,
+        `["HF_AUTH=${values.hf}","GITHUB_PAT=${values.pat}"]`,
+        `["NOTE=${values.pat}","1BAD=x"]`,
+        `["DB_PASSWORD=${values.named}","NOVALUE"]`,
+        `["${values.hf}"]`,
+      ]) {
+        const problems = problemsOf(raw({ "image.ref": IMAGE, "pod.env": env }));
+        const text = problems.join("\n");
+        for (const v of Object.values(values)) assert.ok(!text.includes(v), `a problem shows ${v}:\n${text}`);
+        assert.ok(problemFor(problems, `${P}pod.env`).includes("[secret]"), text);
+      }
+      const reserved = problemsOf(raw({ "image.ref": IMAGE, "pod.env": `["HF_TOKEN=${values.hf}","COMFYUI_AUTH_TOKEN=abc"]` }));
+      assert.match(problemFor(reserved, `${P}pod.env`), /HF_TOKEN is reserved.*hfToken[\s\S]*COMFYUI_AUTH_TOKEN is reserved.*comfyToken/);
+    });
+
+    it("refuses credentials in a plaintext pod.env, and keeps every value of a secret pod.env secret", async () => {
+      const env = '["HF_AUTH=hunter2-but-longer","COMFYUI_ARGS=--lowvram"]';
+      const plaintext = problemsOf(raw({ "image.ref": IMAGE, "pod.env": env }));
+      assert.match(problemFor(plaintext, `${P}pod.env`), /HF_AUTH looks like a credential, and pod\.env is stored in plaintext.*Fix: pulumi config set --secret pod\.env/);
+      assert.ok(!plaintext.join("\n").includes("hunter2"), plaintext.join("\n"));
+      // Flags are not credentials.
+      parseOk(raw({ "image.ref": IMAGE, "pod.env": '["HF_HUB_DISABLE_TOKEN=1","COMFYUI_ARGS=--lowvram"]' }));
+
+      const config = parseOk(raw({ "image.ref": IMAGE, "pod.env": env }, { secretKeys: [`${P}pod.env`] }));
+      for (const [name, value] of Object.entries(config.pod.env)) {
+        assert.ok(await pulumi.isSecret(pulumi.output(value)), `${name} must be a secret Output`);
+      }
+      assert.equal(await unwrap(pulumi.output(config.pod.env.HF_AUTH ?? "")), "hunter2-but-longer");
+      const open = parseOk(raw({ "image.ref": IMAGE, "pod.env": '["COMFYUI_ARGS=--lowvram"]' }));
+      assert.equal(open.pod.env.COMFYUI_ARGS, "--lowvram", "a plaintext pod.env stays plain, readable in diffs");
+    });
+
+    it("refuses a key stored as a secret that the program could not keep secret", () => {
+      const problems = problemsOf(
+        raw(
+          { "image.ref": IMAGE, "pod.gpuCount": "2", "image.buildArgs": '["COMFYUI_VERSION=v0.7.9"]', "registry.username": "bot", "registry.password": "pw-1234" },
+          { secretKeys: [`${P}pod.gpuCount`, `${P}image.buildArgs`, `${P}registry.username`, `${P}registry.password`] },
+        ),
+      );
+      assert.match(problemFor(problems, `${P}pod.gpuCount`), /= \[secret\]: is stored as a secret, but its value reaches resource inputs and state as plain text.*without --secret/);
+      assert.match(problemFor(problems, `${P}image.buildArgs`), /build args are written into the image's history/);
+      assert.equal(problems.filter((p) => p.startsWith(`${P}registry.username`)).length, 0, "registry.username may be secret");
+      assert.ok(!problems.join("\n").includes("v0.7.9"), problems.join("\n"));
     });
 
     it("takes registry credentials together or not at all", async () => {
@@ -398,14 +452,44 @@ describe("stack config", function () {
       assert.equal(config.model.variant, "gguf-q8_0");
     });
 
-    it("keeps credentials out of build args, without printing the value given", () => {
-      const leaked = "hf_VALUE_typed_into_buildArgs_999";
-      for (const name of ["HF_TOKEN", "AWS_SECRET_ACCESS_KEY", "registry_password", "API_KEY"]) {
+    it("keeps credentials out of build args, by name or by shape, without printing the value given", () => {
+      const leaked = "VALUE_typed_into_buildArgs_999";
+      for (const name of ["HF_TOKEN", "AWS_SECRET_ACCESS_KEY", "registry_password", "API_KEY", "HF_AUTH", "GITHUB_PAT", "DB_PASS"]) {
         const problems = problemsOf(raw({ "image.ref": IMAGE, "image.buildArgs": `["${name}=${leaked}"]` }));
         const problem = problemFor(problems, `${P}image.buildArgs`);
-        assert.match(problem, new RegExp(`${name} looks like a credential: build args persist in the image; the Hugging Face token goes in as a BuildKit secret from hfToken`));
+        assert.match(problem, new RegExp(`${name} looks like a credential: build args persist in the image's history`));
         assert.match(problem, /Fix: .*pulumi config set --secret hfToken/);
         assert.ok(!problems.join("\n").includes(leaked), `the value is shown:\n${problems.join("\n")}`);
+      }
+      // Innocent names carrying a known token shape: the value gives them away.
+      for (const [value, what] of [
+        ["hf_abcdefghijklmnopqrstuvwxyz0123456789", "a Hugging Face token"],
+        ["ghp_abcdefghijklmnopqrstuvwxyz0123456789", "a GitHub token"],
+        ["rpa_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "a RunPod API key"],
+        ["https://bot:s3cr3t-pw@git.example.com/repo.git", "a password in a URL"],
+      ]) {
+        const problems = problemsOf(raw({ "image.ref": IMAGE, "image.buildArgs": `["COMFYUI_VERSION=${value}"]` }));
+        assert.match(problemFor(problems, `${P}image.buildArgs`), new RegExp(`COMFYUI_VERSION holds what looks like ${what}`));
+        assert.ok(!problems.join("\n").includes(value.includes("@") ? "s3cr3t-pw" : value), problems.join("\n"));
+      }
+    });
+
+    it("refuses a build arg docker/Dockerfile does not declare, naming the close one it declares", () => {
+      const problems = problemsOf(raw({ "image.ref": IMAGE, "image.buildArgs": '["COMFYUI_VERSON=v0.8.1"]' }));
+      const problem = problemFor(problems, `${P}image.buildArgs`);
+      assert.match(problem, /COMFYUI_VERSON is not declared by an ARG in docker\/Dockerfile, so the build would silently ignore it \(did you mean COMFYUI_VERSION\?\)/);
+      assert.match(problem, /declares .*KJNODES_REF/);
+      // Declared ones and Docker's predefined proxy args pass; the Dockerfile is read, not a list kept here.
+      parseOk(raw({ "image.ref": IMAGE, "image.buildArgs": '["COMFYUI_VERSION=v0.8.1","KJNODES_REF=abc","HTTPS_PROXY=http://proxy:3128"]' }));
+      const dir = mkdtempSync(path.join(os.tmpdir(), "dockerfile-args-"));
+      const dockerfile = path.join(dir, "Dockerfile");
+      writeFileSync(dockerfile, "ARG BASE=ubuntu\nFROM ${BASE}\nARG ONE=1 \\\n    TWO\n");
+      try {
+        parseOk(raw({ "image.ref": IMAGE, "image.buildArgs": '["ONE=x","TWO=y","BASE=debian"]' }, { dockerfile }));
+        const other = problemsOf(raw({ "image.ref": IMAGE, "image.buildArgs": '["COMFYUI_VERSION=v1"]' }, { dockerfile }));
+        assert.match(problemFor(other, `${P}image.buildArgs`), /COMFYUI_VERSION is not declared.*declares BASE, ONE, TWO/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
     });
 
@@ -538,14 +622,17 @@ describe("stack config", function () {
     it("takes checks.authHeader only as a secret header line, never printing it", async () => {
       const header = "Authorization: Bearer SECRET_proxy_token_777";
       const secretKeys = [`${P}checks.authHeader`];
-      const config = parseOk(raw({ "image.ref": IMAGE, "checks.authHeader": header }, { secretKeys }));
+      const own = { "image.ref": IMAGE, "comfy.auth": "false" };
+      const config = parseOk(raw({ ...own, "checks.authHeader": header }, { secretKeys }));
       assert.ok(config.checks.authHeader && (await pulumi.isSecret(config.checks.authHeader)));
       assert.equal(config.checks.authHeader && (await unwrap(config.checks.authHeader)), header);
 
-      const plaintext = problemsOf(raw({ "image.ref": IMAGE, "checks.authHeader": header }));
+      const withToken = problemsOf(raw({ "image.ref": IMAGE, "checks.authHeader": header }, { secretKeys }));
+      assert.match(problemFor(withToken, `${P}checks.authHeader`), /with comfy\.auth true the checks send the stack's own token/);
+      const plaintext = problemsOf(raw({ ...own, "checks.authHeader": header }));
       assert.match(problemFor(plaintext, `${P}checks.authHeader`), /= \[secret\]: is stored in plaintext.*pulumi config set --secret checks\.authHeader/);
       for (const bad of ["Bearer SECRET_no_name_777", "Authorization:", "X-Auth: a\r\nInjected: SECRET_b"]) {
-        const problems = problemsOf(raw({ "image.ref": IMAGE, "checks.authHeader": bad }, { secretKeys }));
+        const problems = problemsOf(raw({ ...own, "checks.authHeader": bad }, { secretKeys }));
         assert.match(problemFor(problems, `${P}checks.authHeader`), /= \[secret\]: is not one "Name: value" header line/);
         assert.ok(!problems.join("\n").includes("SECRET_"), problems.join("\n"));
       }

@@ -32,6 +32,7 @@ function localArgs(overrides: Partial<LocalGpuContainerArgs> = {}): LocalGpuCont
     port: 8188,
     readyTimeoutMinutes: 45,
     bakedModels: false,
+    comfyAuth: true,
     ...overrides,
   };
 }

@@ -6,6 +6,8 @@ import {
   MOCK_SUFFIX,
   MockRecorder,
   POD_TYPE,
+  MOCK_PASSWORD,
+  RANDOM_PASSWORD_TYPE,
   RANDOM_STRING_TYPE,
   REGISTRY_TYPE,
   anyInputContains,
@@ -13,6 +15,7 @@ import {
   plain,
   plaintextPaths,
   registeredUrns,
+  settled,
   unwrap,
 } from "../helpers/pulumiMocks";
 
@@ -33,6 +36,7 @@ function podArgs(overrides: Partial<GpuPodArgs> = {}): GpuPodArgs {
     ports: ["8188/http", "22/tcp"],
     env: { COMFYUI_ARGS: "--lowvram" },
     modelVariant: "fp8",
+    comfyAuth: true,
     readyTimeoutMinutes: 20,
     deleteOnFailure: true,
     createBeforeDelete: false,
@@ -63,11 +67,11 @@ describe("GpuPod", function () {
     await installMocks(mocks);
   });
 
-  it("creates a RandomString and a Pod as its children, and no Registry without credentials", async () => {
+  it("creates a RandomString, a RandomPassword and a Pod as its children, and no Registry without credentials", async () => {
     const gpu = new GpuPod("plain", podArgs());
     await unwrap(gpu.comfyUrl);
 
-    assert.deepEqual(mocks.created.filter((r) => r.custom).map((r) => r.type).sort(), [POD_TYPE, RANDOM_STRING_TYPE].sort());
+    assert.deepEqual(mocks.created.filter((r) => r.custom).map((r) => r.type).sort(), [POD_TYPE, RANDOM_PASSWORD_TYPE, RANDOM_STRING_TYPE].sort());
     assert.equal(mocks.ofType(REGISTRY_TYPE).length, 0);
     const urns = registeredUrns();
     assert.ok(urns.some((u) => u.endsWith(`::${GPU_POD_TYPE}$${RANDOM_STRING_TYPE}::plain-suffix`)), urns.join("\n"));
@@ -88,7 +92,7 @@ describe("GpuPod", function () {
   });
 
   it("maps its args onto the Pod inputs", async () => {
-    const gpu = new GpuPod("mapped", podArgs());
+    const gpu = new GpuPod("mapped", podArgs({ comfyAuth: false }));
     await unwrap(gpu.podId);
 
     const inputs = mocks.only(POD_TYPE).inputs;
@@ -102,7 +106,7 @@ describe("GpuPod", function () {
     assert.equal(inputs.networkVolumeId, undefined);
     assert.equal(inputs.volumeMountPath, "/workspace");
     assert.deepEqual(inputs.ports, ["8188/http", "22/tcp"]);
-    assert.deepEqual(inputs.env, { COMFYUI_ARGS: "--lowvram", MODELS_DIR: "/workspace/models", STEADYDANCER_VARIANT: "fp8" });
+    assert.deepEqual(inputs.env, { COMFYUI_ARGS: "--lowvram", MODELS_DIR: "/workspace/models", STEADYDANCER_VARIANT: "fp8", COMFYUI_AUTH: "off" });
     assert.equal(inputs.readyTimeoutSeconds, 20 * 60);
     assert.equal(inputs.deleteOnFailure, true);
     assert.equal(inputs.createBeforeDelete, false);
@@ -116,15 +120,16 @@ describe("GpuPod", function () {
         modelVariant: "gguf-q4_k_m",
         volumeMountPath: "/runpod-volume/",
         env: { STEADYDANCER_VARIANT: "fp16", EXTRA: "1" },
+        comfyAuth: false,
       }),
     );
-    const custom = new GpuPod("modelsdir", podArgs({ env: { MODELS_DIR: "/mnt/models" } }));
+    const custom = new GpuPod("modelsdir", podArgs({ env: { MODELS_DIR: "/mnt/models" }, comfyAuth: false }));
     await Promise.all([unwrap(gpu.podId), unwrap(custom.podId)]);
 
     const env = (name: string) => mocks.created.find((r) => r.type === POD_TYPE && r.name === name)?.inputs.env;
     // The variant arg wins over a stray env entry (config rejects one anyway); MODELS_DIR follows the mount path.
-    assert.deepEqual(env("variant-pod"), { EXTRA: "1", MODELS_DIR: "/runpod-volume/models", STEADYDANCER_VARIANT: "gguf-q4_k_m" });
-    assert.deepEqual(env("modelsdir-pod"), { MODELS_DIR: "/mnt/models", STEADYDANCER_VARIANT: "fp8" });
+    assert.deepEqual(env("variant-pod"), { EXTRA: "1", MODELS_DIR: "/runpod-volume/models", STEADYDANCER_VARIANT: "gguf-q4_k_m", COMFYUI_AUTH: "off" });
+    assert.deepEqual(env("modelsdir-pod"), { MODELS_DIR: "/mnt/models", STEADYDANCER_VARIANT: "fp8", COMFYUI_AUTH: "off" });
   });
 
   it("deletes the old pod before creating its replacement unless createBeforeDelete is set", async () => {
@@ -188,7 +193,9 @@ describe("GpuPod", function () {
 
     const env = mocks.only(POD_TYPE).inputs.env;
     assert.ok(pulumi.runtime.isRpcSecret(env), "env carrying HF_TOKEN must be a secret");
-    assert.deepEqual(plain(env), { COMFYUI_ARGS: "--lowvram", MODELS_DIR: "/workspace/models", STEADYDANCER_VARIANT: "fp8", HF_TOKEN });
+    assert.deepEqual(plain(env), {
+      COMFYUI_ARGS: "--lowvram", MODELS_DIR: "/workspace/models", STEADYDANCER_VARIANT: "fp8", COMFYUI_AUTH_TOKEN: MOCK_PASSWORD, HF_TOKEN,
+    });
     assert.deepEqual(mocks.created.flatMap((r) => plaintextPaths(r.inputs, HF_TOKEN, r.name)), []);
     const outputs = [gpu.comfyUrl, gpu.podId, gpu.sshCommand, gpu.gpuType];
     assert.deepEqual(await Promise.all(outputs.map((o) => pulumi.isSecret(o))), [false, false, false, false]);
@@ -253,6 +260,34 @@ describe("GpuPod", function () {
     assert.ok(!key.includes(HF_TOKEN));
     assert.equal(await pulumi.isSecret(gpu.restartKey), true);
     assert.deepEqual(mocks.created.flatMap((r) => plaintextPaths(r.inputs, HF_TOKEN, r.name)), []);
+  });
+
+  it("puts ComfyUI behind a token generated for the stack, passed to the pod and exported only as a secret", async () => {
+    const gpu = new GpuPod("guarded", podArgs());
+    const token = await unwrap(gpu.comfyToken);
+    await unwrap(gpu.podId);
+    await settled();
+
+    assert.equal(token, MOCK_PASSWORD);
+    assert.ok(await pulumi.isSecret(gpu.comfyToken), "comfyToken is a secret output");
+    const password = mocks.only(RANDOM_PASSWORD_TYPE);
+    assert.equal(password.inputs.length, 48);
+    assert.equal(password.inputs.special, false, "a header- and URL-safe token");
+    const pod = mocks.only(POD_TYPE);
+    assert.equal((plain(pod.inputs.env) as Record<string, string>).COMFYUI_AUTH_TOKEN, MOCK_PASSWORD);
+    assert.equal((plain(pod.inputs.env) as Record<string, string>).COMFYUI_AUTH, undefined);
+    for (const record of mocks.created) assert.deepEqual(plaintextPaths(record.inputs, MOCK_PASSWORD), [], `${record.type} holds the token in plaintext`);
+  });
+
+  it("with comfyAuth false generates no token and tells the image to serve ComfyUI unchecked", async () => {
+    const gpu = new GpuPod("open", podArgs({ comfyAuth: false }));
+    assert.equal(await unwrap(gpu.comfyToken), undefined);
+    await unwrap(gpu.podId);
+    await settled();
+    assert.equal(mocks.ofType(RANDOM_PASSWORD_TYPE).length, 0);
+    const env = plain(mocks.only(POD_TYPE).inputs.env) as Record<string, string>;
+    assert.equal(env.COMFYUI_AUTH, "off");
+    assert.equal(env.COMFYUI_AUTH_TOKEN, undefined);
   });
 
   it("refuses ports without 8188/http, before creating anything", () => {

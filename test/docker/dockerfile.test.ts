@@ -33,7 +33,8 @@ const NODE_PINS = [
   "WANANIMATEPREPROCESS_REF",
   "CONTROLNET_AUX_REF",
 ] as const;
-const HEALTH_URL = "http://127.0.0.1:8188/api/system_stats";
+// ComfyUI itself, on loopback behind the authenticating front (start.sh): the healthcheck needs no token.
+const HEALTH_URL = "http://127.0.0.1:8189/api/system_stats";
 
 // ---- A small model of the parsed Dockerfile -----------------------------------------------------------
 
@@ -395,6 +396,7 @@ const RULES: Record<string, Rule> = {
       [/^scripts\/start\.sh$/, "/opt/steadydancer/scripts/"],
       [/^scripts\/download-models\.sh$/, "/opt/steadydancer/scripts/"],
       [/^scripts\/verify-env\.py$/, "/opt/steadydancer/scripts/"],
+      [/^scripts\/auth-proxy\.py$/, "/opt/steadydancer/scripts/"],
     ];
     const copies = last.steps.map((x, i) => ({ x, i })).filter(({ x }) => x.keyword === "COPY" && copyFrom(x) === null);
     const heavy = last.steps.map((x, i) => ({ x, i })).filter(({ x }) => x.keyword === "RUN" || (x.keyword === "COPY" && copyFrom(x) !== null));
@@ -569,6 +571,7 @@ function composeProblems(text: string): string[] {
   expect(/^\s+- \S+:\/opt\/ComfyUI\/output$/m.test(volumes), "no volume for /opt/ComfyUI/output");
   const env = tryBlock([...svc, "environment"]);
   expect(/^\s+- HF_TOKEN$/m.test(env), "HF_TOKEN must be passed from the host without a value or default");
+  expect(/^\s+- COMFYUI_AUTH_TOKEN$/m.test(env), "COMFYUI_AUTH_TOKEN must be passed from the host without a value or default");
   expect(/^\s+- STEADYDANCER_VARIANT=/m.test(env), "STEADYDANCER_VARIANT is not set");
   expect(!/HF_TOKEN[=:]\s*\S/.test(text.replace(/environment: HF_TOKEN/, "")), "HF_TOKEN must never be given a value in the compose file");
   const health = tryBlock([...svc, "healthcheck"]);

@@ -21,7 +21,22 @@ interface Fixture {
   /** Exit status of the stub ComfyUI when it gets SIGTERM. */
   exitOnTerm?: number;
 }
-interface Recorded { argv: string[]; cwd: string; alloc: string | null; pid: number }
+interface Recorded { argv: string[]; cwd: string; alloc: string | null; pid: number; token?: string | null }
+interface FrontRecord { argv: string[]; token: string | null; auth: string | null }
+
+const FRONT_TOKEN = "front-token-for-the-stub-0123456789";
+// Stands in for auth-proxy.py: records how it was started, waits for SIGTERM; STUB_FRONT_DIES_MS ends it early.
+const STUB_FRONT = `import json, os, signal, sys, time
+here = os.path.dirname(os.path.abspath(__file__))
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+with open(os.path.join(here, "front.json"), "w") as f:
+    json.dump({"argv": sys.argv[1:], "token": os.environ.get("COMFYUI_AUTH_TOKEN"), "auth": os.environ.get("COMFYUI_AUTH")}, f)
+dies = float(os.environ.get("STUB_FRONT_DIES_MS", "0")) / 1000
+start = time.time()
+while not dies or time.time() - start < dies:
+    time.sleep(0.02)
+sys.exit(3)
+`;
 interface Outcome { code: number | null; stdout: string; stderr: string; record: Recorded | null; terminated: boolean }
 
 const STUB_MAIN = `import json, os, signal, sys, time
@@ -30,7 +45,8 @@ def on_term(signum, frame):
     open(os.path.join(here, "terminated"), "w").write(str(signum))
     sys.exit(int(os.environ.get("STUB_EXIT_ON_TERM", "0")))
 signal.signal(signal.SIGTERM, on_term)
-record = {"argv": sys.argv[1:], "cwd": os.getcwd(), "alloc": os.environ.get("PYTORCH_CUDA_ALLOC_CONF"), "pid": os.getpid()}
+record = {"argv": sys.argv[1:], "cwd": os.getcwd(), "alloc": os.environ.get("PYTORCH_CUDA_ALLOC_CONF"), "pid": os.getpid(),
+          "token": os.environ.get("COMFYUI_AUTH_TOKEN")}
 with open(os.path.join(here, "record.json.tmp"), "w") as f:
     json.dump(record, f)
 os.rename(os.path.join(here, "record.json.tmp"), os.path.join(here, "record.json"))
@@ -67,6 +83,7 @@ describe("start.sh (stub GPU tools, stub ComfyUI)", function () {
     comfy = path.join(dir, "ComfyUI");
     fs.mkdirSync(path.join(comfy, "models"), { recursive: true });
     fs.writeFileSync(path.join(comfy, "main.py"), STUB_MAIN);
+    fs.writeFileSync(path.join(dir, "auth-proxy.py"), STUB_FRONT);
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -109,6 +126,8 @@ describe("start.sh (stub GPU tools, stub ComfyUI)", function () {
       WORKSPACE_DIR: path.join(dir, "workspace"),
       COMFYUI_PID_FILE: path.join(dir, "comfyui.pid"),
       SKIP_MODEL_DOWNLOAD: "1",
+      AUTH_PROXY: path.join(dir, "auth-proxy.py"),
+      COMFYUI_AUTH_TOKEN: FRONT_TOKEN,
       STUB_EXIT_ON_TERM: String(f.exitOnTerm ?? 0),
     };
   }
@@ -172,17 +191,73 @@ describe("start.sh (stub GPU tools, stub ComfyUI)", function () {
     [{ name: "NVIDIA L40S", mib: 46068 }, "--normalvram"],
     [{ name: "NVIDIA A100 80GB PCIe", mib: 81920 }, "--highvram"],
   ] as const) {
-    it(`picks ${flag} for ${gpu.name} (${gpu.mib} MiB) and starts ComfyUI on 0.0.0.0:8188`, async () => {
+    it(`picks ${flag} for ${gpu.name} (${gpu.mib} MiB) and starts ComfyUI on 127.0.0.1:8189`, async () => {
       const o = await start(prepare({ gpu }));
       assert.equal(o.code, 0, o.stdout + o.stderr);
       const argv = flagsOf(o);
-      assert.deepEqual(argv.slice(0, 4), ["--listen", "0.0.0.0", "--port", "8188"]);
+      assert.deepEqual(argv.slice(0, 4), ["--listen", "127.0.0.1", "--port", "8189"]);
       assert.deepEqual(argv.filter((a) => /^--(low|normal|high)vram$/.test(a)), [flag]);
       assert.match(o.stdout, new RegExp(`GPU: ${gpu.name}, ${gpu.mib} MiB, driver 550\\.54\\.15`));
       assert.match(o.stdout, new RegExp(`VRAM: ${flag} \\(`));
       assert.equal(o.record?.cwd, comfy);
     });
   }
+
+  describe("authenticating front", () => {
+    const front = (): FrontRecord | null => {
+      const file = path.join(dir, "front.json");
+      return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as FrontRecord) : null;
+    };
+
+    // Both processes are up (the front starts first, but its interpreter may come up later than ComfyUI's).
+    const bothUp = () => front() !== null && fs.existsSync(path.join(comfy, "record.json"));
+
+    it("puts the front on 0.0.0.0:8188 before ComfyUI on loopback; the token reaches the front's env only, never argv or logs", async () => {
+      const o = await start(prepare({}), undefined, bothUp);
+      assert.equal(o.code, 0, o.stdout + o.stderr);
+      assert.deepEqual(front()?.argv, ["--listen", "0.0.0.0", "--port", "8188", "--upstream", "http://127.0.0.1:8189"]);
+      assert.equal(front()?.token, FRONT_TOKEN);
+      assert.equal(o.record?.token ?? null, null, "ComfyUI (and its custom nodes) do not get the token");
+      assert.ok(!(o.stdout + o.stderr).includes(FRONT_TOKEN), "the token is printed");
+      assert.match(o.stdout, /starting the front on 0\.0\.0\.0:8188 for ComfyUI on 127\.0\.0\.1:8189 \(token required\)/);
+    });
+
+    it("refuses to start without a token before any GPU or model work, unless COMFYUI_AUTH=off", async () => {
+      for (const token of [undefined, "short"]) {
+        const env = { ...prepare({}), COMFYUI_AUTH_TOKEN: token };
+        if (token === undefined) delete env.COMFYUI_AUTH_TOKEN;
+        const o = await start(env);
+        assert.equal(o.code, 2);
+        assert.match(o.stderr, /COMFYUI_AUTH_TOKEN is unset or shorter than 16 characters: ComfyUI is not served without authentication/);
+        assert.doesNotMatch(o.stdout, /GPU:/, "stops before the GPU probe");
+        assert.equal(o.record, null);
+        assert.equal(front(), null);
+      }
+      const env: NodeJS.ProcessEnv = { ...prepare({}), COMFYUI_AUTH: "off" };
+      delete env.COMFYUI_AUTH_TOKEN;
+      const open = await start(env, undefined, bothUp);
+      assert.equal(open.code, 0, open.stdout + open.stderr);
+      assert.equal(front()?.auth, "off");
+      assert.match(open.stdout, /NO authentication/);
+      assert.deepEqual(flagsOf(open).slice(0, 4), ["--listen", "127.0.0.1", "--port", "8189"], "ComfyUI stays on loopback");
+      const bad = await start({ ...prepare({}), COMFYUI_AUTH: "none" });
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /COMFYUI_AUTH must be token or off/);
+    });
+
+    it("stops ComfyUI and exits non-zero when the front dies, so the container restarts", async () => {
+      const o = await start({ ...prepare({}), STUB_FRONT_DIES_MS: "300" }, undefined, () => false);
+      assert.equal(o.code, 1, o.stdout + o.stderr);
+      assert.ok(o.terminated, "ComfyUI got SIGTERM");
+      assert.match(o.stdout, /the front exited \(status 3\): stopping ComfyUI/);
+    });
+
+    it("stops the front too on SIGTERM", async () => {
+      const o = await start(prepare({}));
+      assert.equal(o.code, 0, o.stdout + o.stderr);
+      assert.doesNotMatch(o.stdout, /the front exited/);
+    });
+  });
 
   it("uses flash attention when flash_attn imports, xformers when only it does, else PyTorch SDPA", async () => {
     const flash = await start(prepare({ flash: true, xformers: true }));

@@ -7,6 +7,9 @@ import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 export const POD_TYPE = "pulumi-nodejs:dynamic/runpod:Pod";
 export const REGISTRY_TYPE = "pulumi-nodejs:dynamic/runpod:Registry";
 export const RANDOM_STRING_TYPE = "random:index/randomString:RandomString";
+export const RANDOM_PASSWORD_TYPE = "random:index/randomPassword:RandomPassword";
+/** What every mocked RandomPassword generates. */
+export const MOCK_PASSWORD = "MockComfyToken0123456789abcdefghijklmnopqrstuvwx";
 export const GPU_POD_TYPE = "steadydancer:runpod:GpuPod";
 export const COMFY_IMAGE_TYPE = "steadydancer:image:ComfyImage";
 export const CHECKS_TYPE = "steadydancer:checks:DeploymentChecks";
@@ -129,6 +132,8 @@ function computedOutputs(type: string, id: string, inputs: Record<string, unknow
       return { previousImageRef: "" };
     case RANDOM_STRING_TYPE:
       return { result: MOCK_SUFFIX };
+    case RANDOM_PASSWORD_TYPE:
+      return { result: MOCK_PASSWORD, bcryptHash: "mock-bcrypt" };
     case DOCKER_IMAGE_TYPE: {
       const name = String(inputs.imageName);
       return { repoDigest: `${repoOf(name)}@${fakeDigest(`built:${name}`)}`, baseImageName: name, registryServer: "" };
@@ -210,9 +215,9 @@ export async function installMocks(recorder: MockRecorder, stack = "dev", previe
       if (record) {
         record.deleteBeforeReplace = req.getDeletebeforereplace();
         record.dependencies = req.getDependenciesList();
+        record.additionalSecretOutputs = req.getAdditionalsecretoutputsList();
         record.urn = res?.getUrn();
         record.retainOnDelete = req.getRetainondelete() ?? false;
-        record.additionalSecretOutputs = req.getAdditionalsecretoutputsList();
       }
       callback(err, res);
     };
