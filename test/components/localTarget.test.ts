@@ -55,6 +55,8 @@ describe("LocalGpuContainer", function () {
       costPerHour: await unwrap(local.costPerHour),
       gpuType: await unwrap(local.gpuType),
       restartKey: await unwrap(local.restartKey),
+      comfyToken: await unwrap(local.comfyToken),
+      comfyTokenIsSecret: await pulumi.isSecret(local.comfyToken),
     };
     await settled();
     return outputs;
@@ -72,7 +74,15 @@ describe("LocalGpuContainer", function () {
     assert.equal(volume.inputs.name, "steadydancer-dev-workspace");
     assert.equal(volume.retainOnDelete, true, "the downloaded weights outlive pulumi destroy");
     assert.deepEqual(inputs.volumes, [{ volumeName: "steadydancer-dev-workspace", containerPath: "/workspace" }]);
-    assert.deepEqual(plain(inputs.envs), ["COMFYUI_ARGS=--lowvram", "MODELS_DIR=/workspace/models", "STEADYDANCER_VARIANT=fp8"]);
+    const token = out.comfyToken;
+    assert.ok(token, "comfyAuth true generates the stack's token");
+    assert.ok(out.comfyTokenIsSecret, "the token is a secret output");
+    assert.deepEqual(plain(inputs.envs), [
+      "COMFYUI_ARGS=--lowvram",
+      `COMFYUI_AUTH_TOKEN=${token}`,
+      "MODELS_DIR=/workspace/models",
+      "STEADYDANCER_VARIANT=fp8",
+    ]);
     assert.ok(!("healthcheck" in inputs), "the image's own HEALTHCHECK is the one Docker runs");
     assert.equal(inputs.wait, true);
     assert.equal(inputs.waitTimeout, 45 * 60);

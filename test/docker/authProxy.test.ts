@@ -155,7 +155,8 @@ describe("auth-proxy.py (the authenticating front) in front of the ComfyUI emula
     assert.equal(generate.code, 0, generate.stderr);
     const verdict = verdictOf(generate);
     assert.ok(verdict.ok && verdict.check === "generate", generate.stdout);
-    assert.deepEqual(emu.inputFiles().sort(), ["steadydancer_drive.mp4", "steadydancer_ref.png"], "both uploads went through");
+    // ComfyUI ships example.png in its input folder; the two uploads join it.
+    assert.deepEqual(emu.inputFiles().sort(), ["example.png", "steadydancer_drive.mp4", "steadydancer_ref.png"], "both uploads went through");
     fs.rmSync(assets, { recursive: true, force: true });
     fs.rmSync(out, { recursive: true, force: true });
     assert.ok(!(health.stderr + generate.stderr + generate.stdout).includes(TOKEN), "the CLI printed the token");
