@@ -7,6 +7,7 @@ import { z } from "zod";
 import { MODEL_VARIANTS, loadModelManifest, minVramGbFor, type ModelManifest, type ModelVariant } from "../models";
 import { BUILTIN_WORKFLOWS, UsageError, isBuiltinWorkflow, loadWorkflow } from "../checks";
 import { MANAGED_BUILD_ARGS, imageRefProblem, isManagedBuildArg, looksLikeCredential, type ManagedBuildArg } from "./image";
+import { unsupportedGpuReason } from "./gpuSupport";
 import { COMFYUI_PORT } from "./pod";
 
 export const PROJECT_NAME = "steadydancer-runpod";
@@ -394,7 +395,7 @@ export function stackFields(project: string = PROJECT_NAME, cwd: string = proces
       },
       listText()
         .superRefine((items, ctx) =>
-          checkItems(items, ctx, { nonEmpty: "the list is empty", item: (s) => (s.trim() ? undefined : "is blank") }),
+          checkItems(items, ctx, { nonEmpty: "the list is empty", item: (s) => (s.trim() ? unsupportedGpuReason(s) : "is blank") }),
         )
         .default(() => [...DEFAULT_GPU_TYPES]),
     ),
