@@ -349,6 +349,22 @@ elif [[ -f ${extra_paths} ]] && grep -q '^# Written by start.sh' "${extra_paths}
   rm -f "${extra_paths}" # ours, from a start with a volume that is gone now
 fi
 
+# ------------------------------------------------------------------ 6b. DWPose weights for the pose alignment
+# ComfyUI-WanAnimatePreprocess's steadydancer/pose_align.py loads its DWPose checkpoints from its own
+# pretrained_weights/dwpose/ folder; the manifest puts them under detection/dwpose/ of the models folder.
+dwpose_src=${models_dir}/detection/dwpose
+dwpose_dst=${COMFYUI_DIR}/custom_nodes/ComfyUI-WanAnimatePreprocess/steadydancer/pretrained_weights/dwpose
+if [[ -d ${dwpose_src} && -d ${dwpose_dst%/pretrained_weights/dwpose} ]]; then
+  mkdir -p "${dwpose_dst}"
+  linked=0
+  for weight in "${dwpose_src}"/*.pth; do
+    [[ -f ${weight} ]] || continue
+    ln -sfn "${weight}" "${dwpose_dst}/${weight##*/}"
+    linked=$((linked + 1))
+  done
+  log "DWPose: ${linked} checkpoint(s) from ${dwpose_src} linked into ${dwpose_dst}"
+fi
+
 # ------------------------------------------------------------------ 7. ComfyUI-Manager network mode
 # The Manager is the comfyui_manager pip package, loaded by ComfyUI's --enable-manager. Its config.ini is written
 # where the installed version reads it (the probe read that from its prestartup_script.py: user/__manager/ in

@@ -306,6 +306,20 @@ describe("start.sh (stub GPU tools, stub ComfyUI)", function () {
     assert.ok(!fs.existsSync(path.dirname(current)));
   });
 
+  it("links the DWPose checkpoints from the models folder to where the pose alignment loads them", async () => {
+    const models = path.join(dir, "volume-models");
+    fs.mkdirSync(path.join(models, "detection", "dwpose"), { recursive: true });
+    fs.writeFileSync(path.join(models, "detection", "dwpose", "dw-ll_ucoco_384.pth"), "weights");
+    const steadydancer = path.join(comfy, "custom_nodes", "ComfyUI-WanAnimatePreprocess", "steadydancer");
+    fs.mkdirSync(steadydancer, { recursive: true });
+    const o = await start({ ...prepare({}), MODELS_DIR: models });
+    assert.equal(o.code, 0, o.stderr);
+    const link = path.join(steadydancer, "pretrained_weights", "dwpose", "dw-ll_ucoco_384.pth");
+    assert.equal(fs.readFileSync(link, "utf8"), "weights");
+    assert.equal(fs.readlinkSync(link), path.join(models, "detection", "dwpose", "dw-ll_ucoco_384.pth"));
+    assert.match(o.stdout, /DWPose: 1 checkpoint\(s\) from .*detection\/dwpose linked into .*steadydancer\/pretrained_weights\/dwpose/);
+  });
+
   it("without the Manager writes no config and passes no --enable-manager; an unknown Manager stops the start", async () => {
     const none = await start(prepare({}));
     assert.equal(none.code, 0, none.stderr);
@@ -415,12 +429,12 @@ describe("start.sh (stub GPU tools, stub ComfyUI)", function () {
 
       // A baked variant that is not the requested one's fallback does not stand in for it.
       fs.rmSync(path.join(comfy, "record.json"));
-      fs.writeFileSync(path.join(comfy, "models", ".steadydancer-baked"), "gguf-q8_0\n");
-      const other = await start({ ...env, STEADYDANCER_VARIANT: "fp8" });
+      fs.writeFileSync(path.join(comfy, "models", ".steadydancer-baked"), "fp8\n");
+      const other = await start({ ...env, STEADYDANCER_VARIANT: "fp16" });
       assert.equal(other.code, 0, other.stdout + other.stderr);
-      assert.match(other.stdout, /models: STEADYDANCER_VARIANT=fp8 but the image has gguf-q8_0 baked in, which does not stand in for it \(the manifest's fallback of fp8 is fp16\)/);
+      assert.match(other.stdout, /models: STEADYDANCER_VARIANT=fp16 but the image has fp8 baked in, which does not stand in for it \(the manifest's fallback of fp16 is none\)/);
       assert.match(other.stdout, /models: fetching into .*workspace\/models/);
-      assert.equal(fs.readFileSync(path.join(dir, "workspace", "models", ".steadydancer-variant"), "utf8"), "fp8\n");
+      assert.equal(fs.readFileSync(path.join(dir, "workspace", "models", ".steadydancer-variant"), "utf8"), "fp16\n");
     });
 
     it("stops cleanly on SIGTERM during the download, keeping the partial file for the next start", async () => {
