@@ -873,10 +873,12 @@ describe("docker/.dockerignore", function () {
   it("sends every file the Dockerfile copies or bind-mounts", function () {
     const needed = contextSources(PARSED).flatMap((src) =>
       src.endsWith("/")
-        ? readdirSync(path.join(DOCKER_DIR, src)).filter((f) => f.endsWith(".json")).map((f) => `${src}${f}`)
+        ? readdirSync(path.join(DOCKER_DIR, src)).filter((f) => f.endsWith(".json") || f.endsWith(".txt")).map((f) => `${src}${f}`)
         : [src],
     );
-    assert.ok(needed.includes("scripts/verify-env.py") && needed.includes("workflows/smoke.json"), needed.join(" "));
+    for (const f of ["scripts/verify-env.py", "workflows/smoke.json", "requirements/lock.txt", "scripts/pip-check.sh", "scripts/compare-requirements.sh"]) {
+      assert.ok(needed.includes(f), `${f} is not among the context sources: ${needed.join(" ")}`);
+    }
     for (const file of needed) assert.ok(inContext(DOCKERIGNORE, file), `${file} is excluded from the build context`);
   });
 
