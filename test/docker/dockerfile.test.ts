@@ -781,6 +781,82 @@ describe("docker/Dockerfile", function () {
     });
   });
 
+  describe("the sources RUN, executed with a stub git", function () {
+    const PINS = {
+      COMFYUI_VERSION: "v0.8.1",
+      WANVIDEOWRAPPER_REF: "a".repeat(40),
+      VHS_REF: "b".repeat(40),
+      KJNODES_REF: "c".repeat(40),
+      WANANIMATEPREPROCESS_REF: "d".repeat(40),
+      WANANIMATEPREPROCESS_PR_REF: "refs/pull/21/head",
+      CONTROLNET_AUX_REF: "e".repeat(40),
+    };
+    let tmp = "";
+    let command = "";
+    before(function () {
+      tmp = mkdtempSync(path.join(os.tmpdir(), "sources-"));
+      const stage = PARSED.stages.find((s) => runs(s).some((r) => r.text.includes("fetch_node")));
+      const run = stage && runs(stage).find((r) => r.text.includes("fetch_node"));
+      assert.ok(run, "no RUN fetches the nodes");
+      command = run.text.split("/opt/ComfyUI").join(`${tmp}/root/ComfyUI`).split("/upstream").join(`${tmp}/root/upstream`);
+      // A git that "fetches" a ref into .fetched, checks out a tree with requirement files, and reports the head:
+      // a sha fetch gives that sha, a pull request ref gives STUB_PR_HEAD, a tag some commit.
+      writeExecutable(path.join(tmp, "bin", "git"), [
+        "#!/bin/bash",
+        'echo "git $*" >> "$STUB_LOG"',
+        'dir=""; if [ "$1" = "-C" ]; then dir=$2; shift 2; fi',
+        'case "$1" in',
+        '  init) mkdir -p "${3:-$2}" ;;',
+        '  fetch) ref=${*: -1}; if [ "$ref" = "${STUB_UNFETCHABLE:-}" ]; then exit 128; fi; echo "$ref" > "$dir/.fetched" ;;',
+        '  checkout) f=$(cat "$dir/.fetched"); case "$f" in refs/pull/*) echo "$STUB_PR_HEAD" ;; refs/tags/*) echo tagsha ;; *) echo "$f" ;; esac > "$dir/.head"',
+        '    [ "${STUB_NO_REQ:-}" = "$(basename "$dir")" ] || echo "req-of-$(basename "$dir")" > "$dir/requirements.txt"',
+        '    if [ "$(basename "$dir")" = ComfyUI ]; then echo comfyui_manager==4.0.5 > "$dir/manager_requirements.txt"; fi ;;',
+        '  rev-parse) cat "$dir/.head" ;;',
+        "esac",
+        "",
+      ].join("\n"));
+    });
+    after(() => rmSync(tmp, { recursive: true, force: true }));
+
+    function fetchSources(env: Record<string, string> = {}) {
+      rmSync(path.join(tmp, "root"), { recursive: true, force: true });
+      mkdirSync(path.join(tmp, "root"));
+      writeFileSync(path.join(tmp, "log.txt"), "");
+      const r = runBash(command, {
+        cwd: tmp,
+        env: { PATH: `${path.join(tmp, "bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`, STUB_LOG: path.join(tmp, "log.txt"), STUB_PR_HEAD: PINS.WANANIMATEPREPROCESS_REF, ...PINS, ...env },
+      });
+      return { ...r, log: readFileSync(path.join(tmp, "log.txt"), "utf8") };
+    }
+
+    it("fetches each pin and collects every requirement file the lock was resolved from", function () {
+      const r = fetchSources();
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.log, /fetch -q --depth 1 origin refs\/tags\/v0\.8\.1/);
+      for (const sha of [PINS.WANVIDEOWRAPPER_REF, PINS.KJNODES_REF, PINS.WANANIMATEPREPROCESS_REF]) assert.match(r.log, new RegExp(`fetch -q --depth 1 origin ${sha}`));
+      const upstream = readdirSync(path.join(tmp, "root", "upstream")).sort();
+      assert.deepEqual(upstream, LOCK_INPUTS.filter((f) => !["torch.txt", "pose-mmpose.txt", "opencv.txt"].includes(f)).sort());
+      assert.equal(readFileSync(path.join(tmp, "root", "upstream", "kjnodes.txt"), "utf8"), "req-of-ComfyUI-KJNodes\n");
+    });
+
+    it("falls back to the pull request ref for WanAnimatePreprocess, and refuses a head that moved", function () {
+      const fallback = fetchSources({ STUB_UNFETCHABLE: PINS.WANANIMATEPREPROCESS_REF });
+      assert.equal(fallback.status, 0, fallback.stderr);
+      assert.match(fallback.log, /ComfyUI-WanAnimatePreprocess fetch -q --depth 1 origin refs\/pull\/21\/head/);
+      const moved = fetchSources({ STUB_UNFETCHABLE: PINS.WANANIMATEPREPROCESS_REF, STUB_PR_HEAD: "f".repeat(40) });
+      assert.notEqual(moved.status, 0);
+      assert.match(moved.stderr, new RegExp(`ComfyUI-WanAnimatePreprocess is at f{40}, not the pinned ${PINS.WANANIMATEPREPROCESS_REF}`));
+      const unfetchable = fetchSources({ STUB_UNFETCHABLE: PINS.KJNODES_REF });
+      assert.notEqual(unfetchable.status, 0, "a node without a fallback ref must stop the build");
+    });
+
+    it("stops when a node has no requirements file at its pin", function () {
+      const r = fetchSources({ STUB_NO_REQ: "ComfyUI-VideoHelperSuite" });
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /custom_nodes\/ComfyUI-VideoHelperSuite\/requirements\.txt does not exist at its pin \(needed for videohelpersuite\.txt\)/);
+    });
+  });
+
   describe("the model-baking RUN, executed with a stub download script", function () {
     const FAKE_TOKEN = "hf_FAKE_token_do_not_leak_123";
     let tmp = "";
