@@ -8,6 +8,7 @@ import { MODEL_VARIANTS, loadModelManifest, minVramGbFor, type ModelManifest, ty
 import { BUILTIN_WORKFLOWS, UsageError, isBuiltinWorkflow, loadWorkflow } from "../checks";
 import { REDACTED, credentialShapeIn, isCredentialItem, isCredentialName, redactCredentials } from "./credentials";
 import { PREDEFINED_BUILD_ARGS, declaredBuildArgs } from "./dockerfileArgs";
+import { unsupportedGpuReason } from "./gpuSupport";
 import { MANAGED_BUILD_ARGS, findDockerContext, imageRefProblem, isManagedBuildArg, type ManagedBuildArg } from "./image";
 import { COMFYUI_PORT } from "./pod";
 
@@ -482,7 +483,7 @@ export function stackFields(project: string = PROJECT_NAME, cwd: string = proces
       },
       listText()
         .superRefine((items, ctx) =>
-          checkItems(items, ctx, { nonEmpty: "the list is empty", item: (s) => (s.trim() ? undefined : "is blank") }),
+          checkItems(items, ctx, { nonEmpty: "the list is empty", item: (s) => (s.trim() ? unsupportedGpuReason(s) : "is blank") }),
         )
         .default(() => [...DEFAULT_GPU_TYPES]),
     ),

@@ -4,7 +4,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
 
-export const MODEL_VARIANTS = ["fp8", "fp16", "gguf-q8_0", "gguf-q4_k_m"] as const;
+// The GGUF builds (MCG-NJU/SteadyDancer-GGUF) are not offered: no source reachable here confirms the names of
+// its Q8_0 and Q4_K_M files, and stored third-party scripts disagree on them. A GGUF file put into
+// diffusion_models by hand still loads through WanVideoModelLoader.
+export const MODEL_VARIANTS = ["fp8", "fp16"] as const;
 export type ModelVariant = (typeof MODEL_VARIANTS)[number];
 
 const MANIFEST_IN_REPO = path.join("docker", "models", "manifest.json");

@@ -14,7 +14,7 @@
 # Environment (all optional):
 #   MODEL_MANIFEST        manifest path                        (/opt/steadydancer/models/manifest.json)
 #   MODELS_DIR            ComfyUI models folder to fill        (/opt/ComfyUI/models)
-#   STEADYDANCER_VARIANT  fp8 | fp16 | gguf-q8_0 | gguf-q4_k_m  (fp8; falls back to the manifest's fallback)
+#   STEADYDANCER_VARIANT  fp8 | fp16  (fp8; falls back to the manifest's fallback)
 #   HF_TOKEN              Hugging Face token: sent as a Bearer header read from a private file, never in argv, and
 #                         only to the Hub's host: a file the Hub redirects to another host (its CDN) is fetched
 #                         from the signed URL without it, as huggingface_hub does

@@ -157,6 +157,28 @@ command -v python >/dev/null 2>&1 || die 2 "python not found (no venv at ${VENV_
 no_gpu() {
   die 1 "no GPU visible: $1. The pod or container was started without a GPU (RunPod: a GPU pod; docker: --gpus all with the NVIDIA Container Toolkit), the NVIDIA driver is not loaded, or the driver is too old for CUDA 12.4 (needs driver 550 or newer)."
 }
+# check_torch LINE: stops with what really failed, from the probe's torch line: torch not importable from the
+# venv (nothing to do with the GPU), CUDA not usable, or a GPU this PyTorch build has no kernels for.
+check_torch() {
+  local line=$1 rest
+  case "${line}" in
+    ok*) return 0 ;;
+    "import "*)
+      rest=${line#import }
+      die 1 "PyTorch is not importable from ${rest##*| } (${rest%% | *}). The GPU is not the problem (nvidia-smi sees ${gpu_name}, driver ${gpu_driver}): the image's venv at ${VENV_DIR} is missing torch or is broken, or another python is first on PATH. Rebuild the image, or run ${VENV_DIR}/bin/python -m pip install --no-deps --require-hashes -r /opt/requirements/lock.txt"
+      ;;
+    "kernel "*)
+      rest=${line#kernel }
+      # rest: CAPABILITY TORCH_VERSION ARCHES | ERROR
+      local capability=${rest%% *} after=${rest#* } version arches
+      version=${after%% *}
+      arches=${after#* }
+      arches=${arches%% | *}
+      die 1 "the GPU (${gpu_name}, compute capability ${capability}) cannot run this image's PyTorch ${version}, which has kernels for ${arches} only: its first CUDA kernel failed (${rest##*| }). Use a GPU of a supported family (Ampere, Ada Lovelace or Hopper; see the README), e.g. pod.gpuTypes: NVIDIA L40S, NVIDIA A100 80GB PCIe, NVIDIA H100 80GB HBM3"
+      ;;
+    *) no_gpu "PyTorch cannot initialise CUDA (${line#cuda }; driver ${gpu_driver:-unknown})" ;;
+  esac
+}
 command -v nvidia-smi >/dev/null 2>&1 || no_gpu "nvidia-smi is not available in the container"
 gpu_list=$(nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv,noheader,nounits 2>&1) ||
   no_gpu "nvidia-smi failed: ${gpu_list//$'\n'/ }"
@@ -168,20 +190,57 @@ gpu_driver=${gpu_driver// /}
 gpu_count=$(grep -c . <<<"${gpu_list}")
 log "GPU: ${gpu_name}, ${gpu_mib} MiB, driver ${gpu_driver}${gpu_count:+ (${gpu_count} listed)}"
 
-# One Python run (one torch import) initialises CUDA and looks for the optional attention kernels.
+# One Python run (one torch import) initialises CUDA, runs a tiny kernel, looks for the optional attention
+# kernels and for where the installed ComfyUI-Manager reads its config.ini.
 probe_out=$(python - <<'PY' 2>&1
-import importlib, sys
+import importlib, importlib.util, os, sys
 
 def one_line(err):
     return (type(err).__name__ + ": " + str(err)).replace("\n", " ")[:400]
 
+# ComfyUI-Manager (the pip package): the config path its prestartup_script.py uses, read without importing it.
+try:
+    spec = importlib.util.find_spec("comfyui_manager")
+except Exception:  # noqa: BLE001 - a broken package counts as absent
+    spec = None
+if spec is None or not spec.submodule_search_locations:
+    print("manager none")
+else:
+    try:
+        with open(os.path.join(list(spec.submodule_search_locations)[0], "prestartup_script.py"), encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        text = ""
+    if 'get_system_user_directory("manager")' in text:
+        print("manager user/__manager/config.ini")
+    elif "'default', 'ComfyUI-Manager'" in text:
+        print("manager user/default/ComfyUI-Manager/config.ini")
+    else:
+        print("manager unknown")
+
 try:
     import torch
-    torch.cuda.init()
-    print("torch ok", torch.__version__, "CUDA", torch.version.cuda, "devices", torch.cuda.device_count())
-except Exception as err:  # noqa: BLE001 - any failure means CUDA is unusable
-    print("torch no", one_line(err))
+except Exception as err:  # noqa: BLE001 - any failure means torch is unusable
+    print("torch import", one_line(err), "|", sys.executable)
     sys.exit(0)
+try:
+    torch.cuda.init()
+    count = torch.cuda.device_count()
+except Exception as err:  # noqa: BLE001 - any failure means CUDA is unusable
+    print("torch cuda", one_line(err))
+    sys.exit(0)
+capability = "unknown"
+try:
+    major, minor = torch.cuda.get_device_capability(0)
+    capability = f"{major}.{minor}"
+    arches = ",".join(torch.cuda.get_arch_list()) or "none"
+    # torch.cuda.init() passes on a GPU this build has no kernels for; the first kernel fails.
+    (torch.ones(8, device="cuda") * 2).sum().item()
+except Exception as err:  # noqa: BLE001
+    print("torch kernel", capability, getattr(torch, "__version__", "?"), locals().get("arches", "unknown"), "|", one_line(err))
+    sys.exit(0)
+print("torch ok", torch.__version__, "CUDA", torch.version.cuda, "devices", count)
+print("capability", capability, arches)
 
 for label, module, package in (("flash_attn", "flash_attn", "flash_attn"), ("xformers", "xformers.ops", "xformers")):
     try:
@@ -201,10 +260,10 @@ probe_line() { # KEY: rest of the probe's "KEY ..." line
   done <<<"${probe_out}"
 }
 torch_line=$(probe_line torch)
-if [[ ${torch_line} != ok* ]]; then
-  no_gpu "PyTorch cannot initialise CUDA (${torch_line#no }; driver ${gpu_driver:-unknown})"
-fi
+check_torch "${torch_line}"
 log "PyTorch: ${torch_line#ok }"
+capability_line=$(probe_line capability)
+log "GPU compute capability: ${capability_line%% *} (this PyTorch has kernels for ${capability_line#* })"
 
 # ------------------------------------------------------------------ 2. VRAM mode
 # lowvram below 20 GB: the fp8 14B weights alone are ~16 GB, so ComfyUI must stream weights from CPU RAM.
@@ -351,32 +410,54 @@ elif [[ -f ${extra_paths} ]] && grep -q '^# Written by start.sh' "${extra_paths}
   rm -f "${extra_paths}" # ours, from a start with a volume that is gone now
 fi
 
+# ------------------------------------------------------------------ 6b. DWPose weights for the pose alignment
+# ComfyUI-WanAnimatePreprocess's steadydancer/pose_align.py loads its DWPose checkpoints from its own
+# pretrained_weights/dwpose/ folder; the manifest puts them under detection/dwpose/ of the models folder.
+dwpose_src=${models_dir}/detection/dwpose
+dwpose_dst=${COMFYUI_DIR}/custom_nodes/ComfyUI-WanAnimatePreprocess/steadydancer/pretrained_weights/dwpose
+if [[ -d ${dwpose_src} && -d ${dwpose_dst%/pretrained_weights/dwpose} ]]; then
+  mkdir -p "${dwpose_dst}"
+  linked=0
+  for weight in "${dwpose_src}"/*.pth; do
+    [[ -f ${weight} ]] || continue
+    ln -sfn "${weight}" "${dwpose_dst}/${weight##*/}"
+    linked=$((linked + 1))
+  done
+  log "DWPose: ${linked} checkpoint(s) from ${dwpose_src} linked into ${dwpose_dst}"
+fi
+
 # ------------------------------------------------------------------ 7. ComfyUI-Manager network mode
-# The Manager keeps its config in user/__manager/ when ComfyUI has folder_paths.get_system_user_directory
-# (ComfyUI PR #10966), else in user/default/ComfyUI-Manager/. Only that one is written: when both exist, newer
-# Managers treat it as a first start after an upgrade and pip-install ComfyUI's requirements again.
-if grep -q '^def get_system_user_directory' "${COMFYUI_DIR}/folder_paths.py" 2>/dev/null; then
-  manager_config=${COMFYUI_DIR}/user/__manager/config.ini
-else
-  manager_config=${COMFYUI_DIR}/user/default/ComfyUI-Manager/config.ini
-fi
-mkdir -p "${manager_config%/*}"
-if [[ -f ${manager_config} ]]; then
-  awk -v mode="${MANAGER_NETWORK_MODE}" '
-    /^[ \t]*network_mode[ \t]*=/ { next }
-    { print }
-    /^\[default\][ \t]*$/ && !done { print "network_mode = " mode; done = 1 }
-    END { if (!done) { print "[default]"; print "network_mode = " mode } }' "${manager_config}" >"${manager_config}.tmp"
-  mv -f "${manager_config}.tmp" "${manager_config}"
-else
-  printf '[default]\nnetwork_mode = %s\n' "${MANAGER_NETWORK_MODE}" >"${manager_config}"
-fi
-log "ComfyUI-Manager: network_mode = ${MANAGER_NETWORK_MODE} in ${manager_config}"
+# The Manager is the comfyui_manager pip package, loaded by ComfyUI's --enable-manager. Its config.ini is written
+# where the installed version reads it (the probe read that from its prestartup_script.py: user/__manager/ in
+# 4.x, through folder_paths.get_system_user_directory("manager")), and only there: when both an old and a new
+# location exist, newer Managers take it for a first start after an upgrade and reinstall ComfyUI's requirements.
+manager_flags=()
+manager_where=$(probe_line manager)
+case "${manager_where}" in
+  none | "") log "ComfyUI-Manager: not installed, nothing to set" ;;
+  unknown) die 1 "ComfyUI-Manager is installed but reads its config.ini from a place this script does not know, so MANAGER_NETWORK_MODE=${MANAGER_NETWORK_MODE} could not be applied: update start.sh (section 7) for this Manager version" ;;
+  *)
+    manager_config=${COMFYUI_DIR}/${manager_where}
+    mkdir -p "${manager_config%/*}"
+    if [[ -f ${manager_config} ]]; then
+      awk -v mode="${MANAGER_NETWORK_MODE}" '
+        /^[ \t]*network_mode[ \t]*=/ { next }
+        { print }
+        /^\[default\][ \t]*$/ && !done { print "network_mode = " mode; done = 1 }
+        END { if (!done) { print "[default]"; print "network_mode = " mode } }' "${manager_config}" >"${manager_config}.tmp"
+      mv -f "${manager_config}.tmp" "${manager_config}"
+    else
+      printf '[default]\nnetwork_mode = %s\n' "${MANAGER_NETWORK_MODE}" >"${manager_config}"
+    fi
+    manager_flags=(--enable-manager)
+    log "ComfyUI-Manager: network_mode = ${MANAGER_NETWORK_MODE} in ${manager_config} (where the installed Manager reads it)"
+    ;;
+esac
 
 # ------------------------------------------------------------------ 8. ComfyUI
 extra_args=()
 if [[ -n ${COMFYUI_ARGS:-} ]]; then read -r -a extra_args <<<"${COMFYUI_ARGS}"; fi
-args=(main.py --listen 127.0.0.1 --port "${COMFYUI_INTERNAL_PORT}" "--${vram_mode}" "${attention_flags[@]}" "${extra_args[@]}")
+args=(main.py --listen 127.0.0.1 --port "${COMFYUI_INTERNAL_PORT}" "--${vram_mode}" "${attention_flags[@]}" "${manager_flags[@]}" "${extra_args[@]}")
 cd "${COMFYUI_DIR}"
 start_front
 log "starting ComfyUI: python -u ${args[*]}"

@@ -9,8 +9,11 @@ Usage: verify-env.py [--build | --runtime] [--json]
 
 Which optional pieces are required follows the image's build switches, read from the environment:
 ENABLE_FLASH_ATTN=true makes flash_attn required, ENABLE_MMPOSE=true makes mmcv (with its compiled
-ops), mmengine, mmdet and mmpose required. xformers (the attention fallback) and onnxruntime's CUDA provider
-(pose detection) are reported, never required.
+ops), mmengine, mmdet, mmpose and the DWPose alignment module of ComfyUI-WanAnimatePreprocess (imported from
+COMFYUI_DIR) required. A C compiler that builds against Python.h is always required (Triton compiles a launcher
+at run time: torch.compile, sageattention); CC names it, else gcc or cc on PATH. ComfyUI-Manager, when installed,
+must read its config.ini from a place start.sh knows. xformers (the attention fallback) and onnxruntime's CUDA
+provider (pose detection) are reported, never required.
 
 Exit status: 0 when every required piece is present, 1 when one is missing or has the wrong version
 (each is named with how to fix it), 2 on a usage error.
@@ -19,17 +22,24 @@ Standard library only; runs on Python 3.10 (the image's interpreter).
 """
 
 import argparse
+import contextlib
 import importlib
+import importlib.util
+import io
 import json
 import os
+import shutil
+import subprocess
 import sys
+import sysconfig
+import tempfile
 from dataclasses import asdict, dataclass
 from typing import Callable, List, Optional
 
 TORCH_VERSION = "2.5.1"
 TORCH_CUDA = "12.4"
-TORCH_INDEX = "https://download.pytorch.org/whl/cu124"
-CONSTRAINTS = "/opt/constraints.txt"
+CONSTRAINTS = "/opt/requirements/constraints.txt"
+LOCK = "/opt/requirements/lock.txt"
 FLASH_ATTN_WHEEL = (
     "https://github.com/Dao-AILab/flash-attention/releases/download/v2.7.4.post1/"
     "flash_attn-2.7.4.post1+cu12torch2.5cxx11abiFALSE-cp310-cp310-linux_x86_64.whl"
@@ -86,8 +96,8 @@ def check_python() -> Check:
 
 def check_torch(state: dict) -> Check:
     fix = (
-        f"pip install --force-reinstall torch=={TORCH_VERSION} torchvision==0.20.1 torchaudio==2.5.1 "
-        f"--index-url {TORCH_INDEX}  (then keep -c {CONSTRAINTS} on every later pip install)"
+        f"pip install --force-reinstall --no-deps --require-hashes -r {LOCK}  (the image's locked set, torch "
+        f"{TORCH_VERSION} among it; keep -c {CONSTRAINTS} on every later pip install)"
     )
     torch, error = try_import("torch")
     if torch is None:
@@ -223,6 +233,78 @@ def check_mmcv_ops(required: bool, fix: str) -> Check:
     return Check("mmcv.ops", OK, required, "compiled ops (mmcv._ext) load")
 
 
+def check_pose_align() -> Check:
+    # The SteadyDancer pose alignment of ComfyUI-WanAnimatePreprocess (steadydancer/pose_align.py): importing it
+    # pulls moviepy, diffusers, transformers and its DWPose detector (mmpose, mmdet, mmcv), which no node imports
+    # until a workflow uses it.
+    if not env_flag("ENABLE_MMPOSE"):
+        return Check("dwpose_align", SKIPPED, False, "ENABLE_MMPOSE is not true")
+    folder = os.path.join(os.environ.get("COMFYUI_DIR", "/opt/ComfyUI"), "custom_nodes", "ComfyUI-WanAnimatePreprocess", "steadydancer")
+    fix = "rebuild the image (WANANIMATEPREPROCESS_REF must have steadydancer/pose_align.py; its imports come from the lock)"
+    if not os.path.isfile(os.path.join(folder, "pose_align.py")):
+        return Check("dwpose_align", MISSING, True, f"no {folder}/pose_align.py", fix)
+    sys.path.insert(0, folder)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints the device it found
+            _, error = try_import("pose_align")
+    finally:
+        sys.path.remove(folder)
+    if error:
+        return Check("dwpose_align", MISSING, True, f"pose_align does not import ({error})", fix)
+    return Check("dwpose_align", OK, True, f"{folder}/pose_align.py imports")
+
+
+def check_c_compiler() -> Check:
+    # Triton builds a small C launcher on first use and stops with "Failed to find C compiler" without one; it
+    # includes Python.h.
+    fix = "apt-get install gcc libc6-dev python3.10-dev (the image installs them in its final stage)"
+    cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
+    if not cc:
+        return Check("c_compiler", MISSING, True, "no C compiler (CC unset, no gcc or cc on PATH): Triton, torch.compile and sageattention fail", fix)
+    include = sysconfig.get_paths().get("include", "")
+    with tempfile.TemporaryDirectory() as tmp:
+        source = os.path.join(tmp, "probe.c")
+        with open(source, "w", encoding="utf-8") as f:
+            f.write("#include <Python.h>\nint main(void) { return Py_IsInitialized(); }\n")
+        try:
+            result = subprocess.run([cc, source, f"-I{include}", "-c", "-o", os.path.join(tmp, "probe.o")],
+                                    capture_output=True, text=True, timeout=120, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return Check("c_compiler", MISSING, True, f"{cc} cannot run: {exc}", fix)
+    if result.returncode != 0:
+        why = (result.stderr or result.stdout).strip().splitlines()
+        return Check("c_compiler", WRONG, True, f"{cc} cannot compile against Python.h ({why[0] if why else 'exit ' + str(result.returncode)})", fix)
+    return Check("c_compiler", OK, True, f"{cc} compiles against {include}/Python.h")
+
+
+MANAGER_CONFIGS = (
+    ('get_system_user_directory("manager")', "user/__manager/config.ini"),
+    ("'default', 'ComfyUI-Manager'", "user/default/ComfyUI-Manager/config.ini"),
+)
+
+
+def check_manager() -> Check:
+    # Where the installed ComfyUI-Manager reads config.ini (start.sh writes network_mode there): read from its
+    # prestartup_script.py, not imported (it needs ComfyUI's folder_paths).
+    try:
+        spec = importlib.util.find_spec("comfyui_manager")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        return Check("comfyui_manager", SKIPPED, False, "not installed")
+    script = os.path.join(list(spec.submodule_search_locations)[0], "prestartup_script.py")
+    try:
+        with open(script, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        return Check("comfyui_manager", WRONG, True, f"cannot read {script}: {exc}", "reinstall the image's lock")
+    for marker, where in MANAGER_CONFIGS:
+        if marker in text:
+            return Check("comfyui_manager", OK, True, f"reads {where}")
+    return Check("comfyui_manager", WRONG, True, f"{script} reads its config.ini from an unknown place: start.sh could not set it offline",
+                 "teach start.sh's manager_config and MANAGER_CONFIGS here the new location")
+
+
 def run_checks(runtime: bool) -> List[Check]:
     state: dict = {}
     steps: List[Callable[[], object]] = [
@@ -234,6 +316,9 @@ def run_checks(runtime: bool) -> List[Check]:
         check_xformers,
         check_onnxruntime,
         check_mm_stack,
+        check_pose_align,
+        check_c_compiler,
+        check_manager,
     ]
     checks: List[Check] = []
     for step in steps:

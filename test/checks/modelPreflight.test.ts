@@ -12,6 +12,10 @@ const FP8 = "WanVideo/SteadyDancer/Wan21_SteadyDancer_fp8_e4m3fn_scaled_KJ.safet
 const FP16 = "WanVideo/SteadyDancer/Wan21_I2V_SteadyDancer_fp16.safetensors";
 const Q8 = "WanVideo/SteadyDancer/Wan21_I2V_SteadyDancer_fp16-Q8_0_fix_5d_tensor.gguf";
 const VAE = "wanvideo/Wan2_1_VAE_bf16.safetensors";
+const Q4 = "WanVideo/SteadyDancer/Wan21_I2V_SteadyDancer_fp16-Q4_K_M_fix_5d_tensor.gguf";
+/** A pod with a GGUF SteadyDancer file put in by hand instead of the fp8 one (the manifest offers no GGUF variant). */
+const withGguf = (gguf: string): string[] =>
+  [...modelsOfVariant("fp8").filter((f) => !f.includes(path.posix.basename(FP8))), `diffusion_models/${gguf}`];
 
 const posts = (requests: RecordedRequest[], route: string): RecordedRequest[] =>
   requests.filter((r) => r.method === "POST" && r.path.replace(/^\/api/, "") === route);
@@ -82,7 +86,7 @@ describe("generate check: model files before queueing", function () {
   });
 
   it("loads a GGUF variant through the same loader, with quantization disabled, reading the COMBO form of newer builds", async () => {
-    const emu = await start({ installedModels: modelsOfVariant("gguf-q8_0"), comboForm: "COMBO" });
+    const emu = await start({ installedModels: withGguf(Q8), comboForm: "COMBO" });
     const result = await run(emu, dance((p) => {
       if (p["16"]) p["16"].inputs.quantization = "fp8_e4m3fn_scaled";
     }));
@@ -90,13 +94,13 @@ describe("generate check: model files before queueing", function () {
     const queued = queuedPrompt(emu)["16"]?.inputs;
     assert.deepEqual([queued?.model, queued?.quantization], [Q8, "disabled"]);
     assert.ok(
-      lines.some((l) => /the pod has Wan21_I2V_SteadyDancer_fp16-Q8_0_fix_5d_tensor\.gguf, not the fp8 file the workflow names \(STEADYDANCER_VARIANT=gguf-q8_0\?\): using it; quantization fp8_e4m3fn_scaled → disabled/.test(l)),
+      lines.some((l) => /the pod has Wan21_I2V_SteadyDancer_fp16-Q8_0_fix_5d_tensor\.gguf, not the fp8 file the workflow names: using it; quantization fp8_e4m3fn_scaled → disabled/.test(l)),
       lines.join("\n"),
     );
   });
 
   it("fails before queueing when the GGUF file would need merged LoRAs the wrapper cannot do", async () => {
-    const emu = await start({ installedModels: modelsOfVariant("gguf-q4_k_m") });
+    const emu = await start({ installedModels: withGguf(Q4) });
     const result = await run(emu, dance((p) => {
       // The LoRA goes into the loader instead of WanVideoSetLoRAs, with merge_loras left at its default (true).
       if (p["16"] && p["17"] && p["20"]) {
@@ -124,13 +128,13 @@ describe("generate check: model files before queueing", function () {
   });
 
   it("lists what is installed for the input, without download sidecars, and refuses to guess between several SteadyDancer files", async () => {
-    const installed = [...modelsOfVariant("fp16"), ...modelsOfVariant("gguf-q8_0")].filter((f) => !f.startsWith("detection/onnx/yolov10m.onnx"));
+    const installed = [...modelsOfVariant("fp16"), `diffusion_models/${Q8}`].filter((f) => !f.startsWith("detection/onnx/yolov10m.onnx"));
     const emu = await start({ installedModels: installed });
     const result = await run(emu);
     assert.equal(result.ok, false);
     assert.match(result.message, /The workflow names 2 model files/);
     assert.match(result.message, new RegExp(`node 16 \\(WanVideoModelLoader\\) model "${FP8}" is not installed, and several other SteadyDancer files are \\("${Q8}", "${FP16}"\\)`));
-    assert.match(result.message, /node 4 \(OnnxDetectionModelLoader\) yolo_model "onnx\/yolov10m\.onnx" is not installed \(installed for yolo_model: "onnx\/vitpose_h_wholebody_data\.bin", "onnx\/vitpose_h_wholebody_model\.onnx"\)/);
+    assert.match(result.message, /node 4 \(OnnxDetectionModelLoader\) yolo_model "onnx\/yolov10m\.onnx" is not installed \(installed for yolo_model: "dwpose\/dw-ll_ucoco_384\.pth", "onnx\/vitpose_h_wholebody_data\.bin", "onnx\/vitpose_h_wholebody_model\.onnx"\)/);
     assert.equal(posts(emu.requests, "/prompt").length, 0);
   });
 
@@ -172,7 +176,7 @@ describe("ComfyUI emulator: model files", () => {
   afterEach(async () => emu.close());
 
   it("lists the installed files per loader input in object_info, like folder_paths", async () => {
-    emu = await ComfyUIEmulator.start({ installedModels: [...modelsOfVariant("gguf-q8_0"), `diffusion_models/${FP16}`, "diffusion_models/notes.txt"] });
+    emu = await ComfyUIEmulator.start({ installedModels: [...withGguf(Q8), `diffusion_models/${FP16}`, "diffusion_models/notes.txt"] });
     const info = (await (await fetch(`${emu.url}/object_info/WanVideoModelLoader`)).json()) as Record<string, { input: { required: Record<string, unknown> } }>;
     // unet_gguf (.gguf) first, then diffusion_models (pt extensions only): no sidecars, no other files.
     assert.deepEqual(info.WanVideoModelLoader?.input.required.model, [[Q8, FP16], { tooltip: "These models are loaded from the 'ComfyUI/models/diffusion_models' -folder" }]);

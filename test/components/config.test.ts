@@ -442,14 +442,14 @@ describe("stack config", function () {
           "image.flashAttn": "false",
           "image.mmpose": "false",
           "image.buildArgs": '["COMFYUI_VERSION=v0.3.75","WANVIDEOWRAPPER_REF=abc=def"]',
-          "model.variant": "gguf-q8_0",
+          "model.variant": "fp16",
         }),
       );
       assert.equal(config.image.bakeModels, true);
       assert.equal(config.image.flashAttn, false);
       assert.equal(config.image.mmpose, false);
       assert.deepEqual(config.image.extraBuildArgs, { COMFYUI_VERSION: "v0.3.75", WANVIDEOWRAPPER_REF: "abc=def" });
-      assert.equal(config.model.variant, "gguf-q8_0");
+      assert.equal(config.model.variant, "fp16");
     });
 
     it("keeps credentials out of build args, by name or by shape, without printing the value given", () => {

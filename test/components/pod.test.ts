@@ -117,9 +117,9 @@ describe("GpuPod", function () {
     const gpu = new GpuPod(
       "variant",
       podArgs({
-        modelVariant: "gguf-q4_k_m",
+        modelVariant: "fp16",
         volumeMountPath: "/runpod-volume/",
-        env: { STEADYDANCER_VARIANT: "fp16", EXTRA: "1" },
+        env: { STEADYDANCER_VARIANT: "fp8", EXTRA: "1" },
         comfyAuth: false,
       }),
     );
@@ -128,7 +128,7 @@ describe("GpuPod", function () {
 
     const env = (name: string) => mocks.created.find((r) => r.type === POD_TYPE && r.name === name)?.inputs.env;
     // The variant arg wins over a stray env entry (config rejects one anyway); MODELS_DIR follows the mount path.
-    assert.deepEqual(env("variant-pod"), { EXTRA: "1", MODELS_DIR: "/runpod-volume/models", STEADYDANCER_VARIANT: "gguf-q4_k_m", COMFYUI_AUTH: "off" });
+    assert.deepEqual(env("variant-pod"), { EXTRA: "1", MODELS_DIR: "/runpod-volume/models", STEADYDANCER_VARIANT: "fp16", COMFYUI_AUTH: "off" });
     assert.deepEqual(env("modelsdir-pod"), { MODELS_DIR: "/mnt/models", STEADYDANCER_VARIANT: "fp8", COMFYUI_AUTH: "off" });
   });
 

@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { DockerfileParser, type Instruction, Arg, Env, Label, ModifiableInstruction } from "dockerfile-ast";
 import { validate } from "dockerfile-utils";
 import { inBuildContext as inContext } from "../../components/dockerContext";
+import { LOCK_INPUTS, pinnedPackages } from "../../tools/imageLock";
 
 const ROOT = path.resolve(__dirname, "../../..");
 const DOCKER_DIR = path.join(ROOT, "docker");
@@ -20,13 +21,14 @@ const COMPOSE = readFileSync(path.join(DOCKER_DIR, "docker-compose.yml"), "utf8"
 
 const DEVEL_IMAGE = "nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04";
 const RUNTIME_IMAGE = "nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04";
-const TORCH_INDEX = "https://download.pytorch.org/whl/cu124";
-const CONSTRAINTS = "/opt/constraints.txt";
+const CONSTRAINTS = "/opt/requirements/constraints.txt";
+const LOCK = "/opt/requirements/lock.txt";
+const REQUIREMENTS_DIR = path.join(DOCKER_DIR, "requirements");
+const readRequirements = (name: string): string => readFileSync(path.join(REQUIREMENTS_DIR, name), "utf8");
 const FLASH_ATTN_WHEEL =
   "https://github.com/Dao-AILab/flash-attention/releases/download/v2.7.4.post1/" +
   "flash_attn-2.7.4.post1+cu12torch2.5cxx11abiFALSE-cp310-cp310-linux_x86_64.whl";
 const NODE_PINS = [
-  "COMFYUI_MANAGER_REF",
   "WANVIDEOWRAPPER_REF",
   "VHS_REF",
   "KJNODES_REF",
@@ -150,9 +152,12 @@ function commands(stage: Stage, step: Step): string[] {
 }
 
 const isPipInstall = (cmd: string): boolean => /\bpip3?\s+(install|wheel)\b/.test(cmd);
-const installsTorch = (cmd: string): boolean => isPipInstall(cmd) && /(^|\s)torch==/.test(cmd);
 const usesConstraints = (cmd: string): boolean =>
   new RegExp(`(^|\\s)(-c|--constraint)[ =]${CONSTRAINTS.replace(/\./g, "\\.")}(\\s|$)`).test(cmd);
+/** Pins of a requirement file's `name==version` lines (the lock, constraints.txt). */
+function pinsOf(text: string): Map<string, string> {
+  return new Map(pinnedPackages(text).map((p) => p.split("==") as [string, string]));
+}
 
 /** Context paths (relative to docker/) the Dockerfile reads: COPY sources without --from, bind mounts. */
 function contextSources(p: Parsed): string[] {
@@ -187,7 +192,7 @@ const RULES: Record<string, Rule> = {
     if (last?.base !== RUNTIME_IMAGE) problems.push(`the final stage must be FROM ${RUNTIME_IMAGE}, is ${last?.base}`);
     const names = new Set(p.stages.map((s) => s.name));
     for (const s of p.stages) {
-      if (names.has(s.base)) continue;
+      if (names.has(s.base) || s.base === "scratch") continue;
       if (s.base.includes("$") || !/^[\w./-]+:[\w.-]+$/.test(s.base) || s.base.endsWith(":latest")) {
         problems.push(`stage ${s.name} base ${s.base} is not an exact image tag`);
       }
@@ -198,15 +203,16 @@ const RULES: Record<string, Rule> = {
     return problems;
   },
 
-  "runtime packages, no compilers in the final image"(p) {
+  "runtime packages: a C compiler and Python headers for Triton, no CUDA compiler"(p) {
     const last = finalStage(p);
     const installs = last ? runs(last).flatMap((r) => commands(last, r)).filter((c) => /apt-get\s+install/.test(c)) : [];
     const words = new Set(installs.join(" ").split(/\s+/));
-    const problems = ["python3.10", "ffmpeg", "libgl1", "libglib2.0-0", "git", "aria2", "jq", "curl", "ca-certificates", "tini"]
+    const problems = ["python3.10", "python3.10-dev", "gcc", "libc6-dev", "ffmpeg", "libgl1", "libglib2.0-0", "git", "aria2", "jq", "curl", "ca-certificates", "tini"]
       .filter((pkg) => !words.has(pkg))
       .map((pkg) => `final stage does not install ${pkg}`);
     for (const w of words) {
-      if (/^(build-essential|gcc|g\+\+|clang|cuda-nvcc.*|cuda-toolkit.*|.*-dev)$/.test(w)) problems.push(`final stage installs ${w}`);
+      if (w === "python3.10-dev" || w === "libc6-dev") continue;
+      if (/^(build-essential|g\+\+|clang|cuda-nvcc.*|cuda-toolkit.*|cuda-compiler.*|.*-dev)$/.test(w)) problems.push(`final stage installs ${w}`);
     }
     return problems;
   },
@@ -227,39 +233,78 @@ const RULES: Record<string, Rule> = {
     return problems;
   },
 
-  "torch pins from the cu124 index"(p) {
+  "the venv is the committed lock: hashes required, nothing resolved"(p) {
     const problems: string[] = [];
     const venvStage = p.stages.find((s) => s.steps.some((x) => x.keyword === "RUN" && /venv \/opt\/venv\b/.test(x.text)));
     if (!venvStage) return ["no stage creates /opt/venv"];
+    const copiesRequirements = venvStage.steps.some((x) => x.keyword === "COPY" && copyFrom(x) === null && x.text === "requirements/ /opt/requirements/");
+    if (!copiesRequirements) problems.push(`stage ${venvStage.name} does not COPY requirements/ /opt/requirements/`);
+    const cmds = runs(venvStage).flatMap((r) => commands(venvStage, r)).filter(isPipInstall);
+    const lockAt = cmds.findIndex((c) => c.includes(`-r ${LOCK}`));
+    if (lockAt < 0) problems.push(`stage ${venvStage.name} does not pip install -r ${LOCK}`);
+    else {
+      const cmd = cmds[lockAt] ?? "";
+      for (const opt of ["--no-deps", "--require-hashes"]) if (!cmd.split(/\s+/).includes(opt)) problems.push(`the lock is installed without ${opt}: ${cmd}`);
+    }
+    // After the pinned pip/setuptools/wheel, every install into the venv takes nothing but what it names.
+    for (const c of cmds.filter((c) => !/pip==/.test(c))) {
+      if (!/\s--no-deps(\s|$)/.test(c)) problems.push(`pip install in ${venvStage.name} without --no-deps (it would resolve): ${c.slice(0, 120)}`);
+    }
     for (const s of p.stages) {
-      const torch = runs(s).flatMap((r) => commands(s, r)).filter(installsTorch);
-      if (s === venvStage && torch.length === 0) problems.push(`stage ${s.name} builds /opt/venv but installs no torch`);
-      for (const cmd of torch) {
-        for (const pin of ["torch==2.5.1", "torchvision==0.20.1", "torchaudio==2.5.1"]) {
-          if (!cmd.includes(pin)) problems.push(`stage ${s.name}: torch install lacks ${pin}: ${cmd}`);
-        }
-        if (!cmd.includes(`--index-url ${TORCH_INDEX}`)) problems.push(`stage ${s.name}: torch install not from ${TORCH_INDEX}`);
+      for (const c of runs(s).flatMap((r) => commands(s, r)).filter(isPipInstall)) {
+        if (/--(extra-)?index-url/.test(c)) problems.push(`stage ${s.name} installs from another index than the lock's PyPI: ${c.slice(0, 120)}`);
       }
+    }
+    const lock = pinsOf(readRequirements("lock.txt"));
+    for (const [name, version] of [["torch", "2.5.1"], ["torchvision", "0.20.1"], ["torchaudio", "2.5.1"], ["xformers", "0.0.29.post1"], ["mmengine", "0.10.7"], ["mmdet", "3.3.0"], ["mmpose", "1.3.2"]]) {
+      if (lock.get(name ?? "") !== version) problems.push(`the lock pins ${name} ${lock.get(name ?? "") ?? "not at all"}, expected ${version}`);
+    }
+    if (!/^1\./.test(lock.get("numpy") ?? "")) problems.push(`the lock pins numpy ${lock.get("numpy")}, expected 1.x`);
+    if (p.globals.get("TORCH_VERSION") !== lock.get("torch")) problems.push(`ARG TORCH_VERSION ${p.globals.get("TORCH_VERSION")} is not the lock's torch ${lock.get("torch")}`);
+    const constraints = pinsOf(readRequirements("constraints.txt"));
+    if (p.globals.get("SETUPTOOLS_VERSION") !== constraints.get("setuptools")) {
+      problems.push(`ARG SETUPTOOLS_VERSION ${p.globals.get("SETUPTOOLS_VERSION")} is not constraints.txt's setuptools ${constraints.get("setuptools")}`);
     }
     return problems;
   },
 
-  "constraints on every pip install after torch"(p) {
+  "one OpenCV distribution in the lock"(p) {
+    void p;
+    const opencv = [...pinsOf(readRequirements("lock.txt")).keys()].filter((n) => /^opencv/.test(n));
+    return opencv.length === 1 && opencv[0] === "opencv-contrib-python" ? [] : [`the lock holds ${opencv.join(", ") || "no OpenCV"}, expected opencv-contrib-python alone`];
+  },
+
+  "the pins' requirement files are compared with the lock's inputs, and pip check fails the build"(p) {
     const problems: string[] = [];
-    for (const s of p.stages) {
-      const cmds = runs(s).flatMap((r) => commands(s, r));
-      const torchAt = cmds.findIndex(installsTorch);
-      if (torchAt < 0) continue;
-      const writes = cmds.find((c) => c.includes(`> ${CONSTRAINTS}`));
-      for (const line of ["torch==2.5.1", "torchvision==0.20.1", "torchaudio==2.5.1", "numpy<2"]) {
-        if (!writes?.split(/\s+/).includes(line)) problems.push(`stage ${s.name}: ${CONSTRAINTS} does not pin ${line}`);
-      }
-      for (const cmd of cmds.slice(torchAt + 1).filter(isPipInstall)) {
-        if (!usesConstraints(cmd)) problems.push(`stage ${s.name}: pip without -c ${CONSTRAINTS}: ${cmd.slice(0, 120)}`);
-      }
-    }
+    const sources = p.stages.find((s) => runs(s).some((r) => r.text.includes("fetch_node")));
+    if (!sources) return ["no stage fetches the custom nodes"];
+    const collected = runs(sources).flatMap((r) => [...r.text.matchAll(/collect (\S+\.txt) (\S+)/g)].map((m) => m[1] ?? ""));
+    const upstreamInputs = LOCK_INPUTS.filter((f) => !["torch.txt", "pose-mmpose.txt", "opencv.txt"].includes(f));
+    for (const f of upstreamInputs) if (!collected.includes(f)) problems.push(`the sources stage does not collect the upstream file for ${f}`);
+    for (const f of collected) if (!existsSync(path.join(REQUIREMENTS_DIR, f))) problems.push(`${f} is collected but docker/requirements/${f} does not exist`);
+    const venvStage = p.stages.find((s) => runs(s).some((r) => r.text.includes(`-r ${LOCK}`)));
+    if (!venvStage) return [...problems, "no stage installs the lock"];
+    const order = venvStage.steps.map((x) => x.text);
+    const compareAt = order.findIndex((t) => /compare-requirements\.sh \/tmp\/upstream \/opt\/requirements/.test(t));
+    const lockAt = order.findIndex((t) => t.includes(`-r ${LOCK}`));
+    if (compareAt < 0) problems.push("compare-requirements.sh does not run in the venv stage");
+    else if (compareAt > lockAt) problems.push("the requirement files are compared after the lock is installed");
+    const checkAt = order.findIndex((t) => /pip-check\.sh \/opt\/requirements\/excludes\.txt/.test(t));
+    const lastInstall = Math.max(...order.map((t, i) => (/\bpip3?\s+install\b/.test(t) ? i : -1)));
+    if (checkAt < 0) problems.push("pip-check.sh does not run in the venv stage");
+    else if (checkAt < lastInstall) problems.push("pip check runs before the last pip install");
+    if (/pip check[^\n]*\|\|\s*true/.test(p.text) || /pip-check\.sh[^\n]*\|\|/.test(p.text)) problems.push("a pip check failure is hidden");
+    return problems;
+  },
+
+  "runtime pip installs keep the constraints"(p) {
+    const problems: string[] = [];
     const last = finalStage(p);
     if (last?.vars.get("PIP_CONSTRAINT") !== CONSTRAINTS) problems.push("final image does not set PIP_CONSTRAINT for runtime installs");
+    if (!last?.steps.some((x) => x.keyword === "COPY" && x.text === "/opt/requirements /opt/requirements")) problems.push("final image lacks /opt/requirements");
+    const builder = stageNamed(p, "builder");
+    const torch = builder ? runs(builder).flatMap((r) => commands(builder, r)).filter((c) => isPipInstall(c) && /(^|\s)torch==/.test(c)) : [];
+    for (const c of torch) if (!usesConstraints(c)) problems.push(`the builder installs torch without -c ${CONSTRAINTS}: ${c}`);
     return problems;
   },
 
@@ -278,16 +323,6 @@ const RULES: Record<string, Rule> = {
     return problems;
   },
 
-  "xformers without its dependencies"(p) {
-    const cmds = p.stages.flatMap((s) => runs(s).flatMap((r) => commands(s, r))).filter((c) => isPipInstall(c) && /xformers/.test(c));
-    if (cmds.length === 0) return ["xformers is not installed"];
-    return cmds.flatMap((c) => [
-      ...(c.includes("xformers==0.0.29.post1") ? [] : [`xformers not pinned to 0.0.29.post1: ${c}`]),
-      ...(/\s--no-deps(\s|$)/.test(c) ? [] : [`xformers installed without --no-deps (it would replace torch): ${c}`]),
-      ...(c.includes(TORCH_INDEX) ? [] : [`xformers not from ${TORCH_INDEX}`]),
-    ]);
-  },
-
   "mmcv compiled in the builder, only the wheel copied"(p) {
     const problems: string[] = [];
     if (p.globals.get("ENABLE_MMPOSE") !== "true") problems.push("ARG ENABLE_MMPOSE must default to true");
@@ -297,13 +332,13 @@ const RULES: Record<string, Rule> = {
     for (const cc of ["8.0", "8.6", "8.9", "9.0"]) if (!arch.split(/[;\s]/).includes(cc)) problems.push(`TORCH_CUDA_ARCH_LIST lacks ${cc}`);
     const jobs = Number(builder.vars.get("MAX_JOBS"));
     if (!Number.isInteger(jobs) || jobs < 1 || jobs > 16) problems.push(`MAX_JOBS must be a bounded number, is ${builder.vars.get("MAX_JOBS")}`);
-    const build = runs(builder).find((r) => /pip\s+wheel\b.*mmcv==2\.1\.0/.test(r.text));
+    const build = runs(builder).find((r) => /pip\s+wheel\b/.test(r.text) && r.text.includes("mmcv==2.1.0"));
     if (!build) return [...problems, "the builder does not `pip wheel mmcv==2.1.0`"];
     const wheelCmd = commands(builder, build).find((c) => /pip\s+wheel\b/.test(c)) ?? "";
     for (const env of ["FORCE_CUDA=1", "MMCV_WITH_OPS=1", "TORCH_CUDA_ARCH_LIST=", "MAX_JOBS="]) {
       if (!wheelCmd.includes(env)) problems.push(`mmcv is built without ${env}`);
     }
-    for (const opt of ["--no-build-isolation", "-w /wheels"]) if (!wheelCmd.includes(opt)) problems.push(`pip wheel mmcv lacks ${opt}`);
+    for (const opt of ["--no-build-isolation", "-w /wheels", "--require-hashes"]) if (!wheelCmd.includes(opt)) problems.push(`pip wheel mmcv lacks ${opt}`);
     const text = build.text;
     const guard = text.indexOf("ENABLE_MMPOSE");
     if (guard < 0 || text.indexOf("mkdir -p /wheels") < 0 || text.indexOf("mkdir -p /wheels") > guard) {
@@ -317,11 +352,9 @@ const RULES: Record<string, Rule> = {
     }
     const venvCmds = p.stages.filter((s) => s !== builder).flatMap((s) => runs(s).flatMap((r) => commands(s, r)));
     const chumpy = venvCmds.findIndex((c) => /chumpy/.test(c) && c.includes("--no-build-isolation"));
-    const mmpose = venvCmds.findIndex((c) => c.includes("mmpose==1.3.2"));
+    const lock = venvCmds.findIndex((c) => c.includes(`-r ${LOCK}`));
     if (chumpy < 0) problems.push("chumpy is not installed with --no-build-isolation");
-    if (mmpose < 0) problems.push("mmpose==1.3.2 is not installed");
-    else if (chumpy > mmpose) problems.push("chumpy must be installed before mmpose");
-    for (const pin of ["mmengine==0.10.7", "mmdet==3.3.0"]) if (!venvCmds.some((c) => c.includes(pin))) problems.push(`${pin} is not installed`);
+    else if (lock >= 0 && chumpy > lock) problems.push("chumpy must be installed before the lock (it builds with the venv's setuptools)");
     if (!venvCmds.some((c) => /\/mmcv-2\.1\.0-\*?.*\.whl/.test(c))) problems.push("the mmcv wheel from the builder is not installed");
     return problems;
   },
@@ -599,12 +632,17 @@ describe("docker/Dockerfile", function () {
       ["lint", () => broken("EXPOSE 8188", "EXPOSE 8188\nHEALTHCHECK --interva=5s CMD true"), /Unknown flag: interva/],
       ["stage bases", () => broken(`FROM ${RUNTIME_IMAGE} AS final`, `FROM ${DEVEL_IMAGE} AS final`), /final stage must be FROM/],
       ["stage bases", () => broken("FROM debian:12.11-slim AS models", "FROM debian:latest AS models"), /not an exact image tag/],
-      ["runtime packages, no compilers in the final image", () => broken("curl ca-certificates tini", "curl ca-certificates tini build-essential"), /installs build-essential/],
-      ["global ARGs used in a stage are declared in it", () => broken(/(AS venv\n)ARG TORCH_VERSION\n/, "$1"), /uses \$\{TORCH_VERSION\}.*without `ARG TORCH_VERSION`/],
-      ["torch pins from the cu124 index", () => broken("ARG TORCH_VERSION=2.5.1", "ARG TORCH_VERSION=2.6.0"), /lacks torch==2\.5\.1/],
-      ["constraints on every pip install after torch", () => broken('pip install -c /opt/constraints.txt "mmengine==0.10.7"', 'pip install "mmengine==0.10.7"'), /pip without -c/],
+      ["runtime packages: a C compiler and Python headers for Triton, no CUDA compiler", () => broken("curl ca-certificates tini", "curl ca-certificates tini build-essential"), /installs build-essential/],
+      ["runtime packages: a C compiler and Python headers for Triton, no CUDA compiler", () => broken("python3.10 python3.10-dev gcc libc6-dev ffmpeg", "python3.10 ffmpeg"), /does not install gcc/],
+      ["global ARGs used in a stage are declared in it", () => broken(/(AS venv\n)ARG PIP_VERSION\n/, "$1"), /uses \$\{PIP_VERSION\}.*without `ARG PIP_VERSION`/],
+      ["the venv is the committed lock: hashes required, nothing resolved", () => broken("ARG TORCH_VERSION=2.5.1", "ARG TORCH_VERSION=2.6.0"), /TORCH_VERSION 2\.6\.0 is not the lock's torch 2\.5\.1/],
+      ["the venv is the committed lock: hashes required, nothing resolved", () => broken("pip install --no-deps --require-hashes -r /opt/requirements/lock.txt", "pip install --no-deps -r /opt/requirements/lock.txt"), /installed without --require-hashes/],
+      ["the venv is the committed lock: hashes required, nothing resolved", () => broken('pip install --no-deps \\\n        "https://github.com/Dao-AILab', 'pip install \\\n        "https://github.com/Dao-AILab'), /without --no-deps \(it would resolve\)/],
+      ["the pins' requirement files are compared with the lock's inputs, and pip check fails the build", () => broken(" \\\n && collect kjnodes.txt custom_nodes/ComfyUI-KJNodes/requirements.txt", ""), /does not collect the upstream file for kjnodes\.txt/],
+      ["the pins' requirement files are compared with the lock's inputs, and pip check fails the build", () => broken("bash /tmp/pip-check.sh /opt/requirements/excludes.txt", "(bash /tmp/pip-check.sh /opt/requirements/excludes.txt || true)"), /hidden/],
+      ["the pins' requirement files are compared with the lock's inputs, and pip check fails the build", () => broken(/RUN --mount=type=bind,source=scripts\/compare-requirements\.sh[^\n]*\n[^\n]*\n[^\n]*\n/, ""), /compare-requirements\.sh does not run/],
+      ["runtime pip installs keep the constraints", () => broken("PIP_CONSTRAINT=/opt/requirements/constraints.txt", "PIP_CONSTRAINT=/opt/constraints.txt"), /does not set PIP_CONSTRAINT/],
       ["flash-attn from its exact wheel only", () => broken(FLASH_ATTN_WHEEL, "flash-attn==2.7.4.post1"), /no pip install of|installed by name/],
-      ["xformers without its dependencies", () => broken('--no-deps "xformers', '"xformers'), /without --no-deps/],
       ["mmcv compiled in the builder, only the wheel copied", () => broken("FORCE_CUDA=1 ", ""), /without FORCE_CUDA=1/],
       ["mmcv compiled in the builder, only the wheel copied", () => broken("COPY --from=builder /wheels/ /tmp/wheels/", "COPY --from=builder /opt/build-venv /tmp/wheels/"), /copies more than \/wheels/],
       ["ComfyUI and every node pinned by ARG and fetched by that pin", () => broken(/ARG WANVIDEOWRAPPER_REF=\w+/, "ARG WANVIDEOWRAPPER_REF=main"), /WANVIDEOWRAPPER_REF must default to a 40-hex commit/],
@@ -746,6 +784,82 @@ describe("docker/Dockerfile", function () {
     });
   });
 
+  describe("the sources RUN, executed with a stub git", function () {
+    const PINS = {
+      COMFYUI_VERSION: "v0.8.1",
+      WANVIDEOWRAPPER_REF: "a".repeat(40),
+      VHS_REF: "b".repeat(40),
+      KJNODES_REF: "c".repeat(40),
+      WANANIMATEPREPROCESS_REF: "d".repeat(40),
+      WANANIMATEPREPROCESS_PR_REF: "refs/pull/21/head",
+      CONTROLNET_AUX_REF: "e".repeat(40),
+    };
+    let tmp = "";
+    let command = "";
+    before(function () {
+      tmp = mkdtempSync(path.join(os.tmpdir(), "sources-"));
+      const stage = PARSED.stages.find((s) => runs(s).some((r) => r.text.includes("fetch_node")));
+      const run = stage && runs(stage).find((r) => r.text.includes("fetch_node"));
+      assert.ok(run, "no RUN fetches the nodes");
+      command = run.text.split("/opt/ComfyUI").join(`${tmp}/root/ComfyUI`).split("/upstream").join(`${tmp}/root/upstream`);
+      // A git that "fetches" a ref into .fetched, checks out a tree with requirement files, and reports the head:
+      // a sha fetch gives that sha, a pull request ref gives STUB_PR_HEAD, a tag some commit.
+      writeExecutable(path.join(tmp, "bin", "git"), [
+        "#!/bin/bash",
+        'echo "git $*" >> "$STUB_LOG"',
+        'dir=""; if [ "$1" = "-C" ]; then dir=$2; shift 2; fi',
+        'case "$1" in',
+        '  init) mkdir -p "${3:-$2}" ;;',
+        '  fetch) ref=${*: -1}; if [ "$ref" = "${STUB_UNFETCHABLE:-}" ]; then exit 128; fi; echo "$ref" > "$dir/.fetched" ;;',
+        '  checkout) f=$(cat "$dir/.fetched"); case "$f" in refs/pull/*) echo "$STUB_PR_HEAD" ;; refs/tags/*) echo tagsha ;; *) echo "$f" ;; esac > "$dir/.head"',
+        '    [ "${STUB_NO_REQ:-}" = "$(basename "$dir")" ] || echo "req-of-$(basename "$dir")" > "$dir/requirements.txt"',
+        '    if [ "$(basename "$dir")" = ComfyUI ]; then echo comfyui_manager==4.0.5 > "$dir/manager_requirements.txt"; fi ;;',
+        '  rev-parse) cat "$dir/.head" ;;',
+        "esac",
+        "",
+      ].join("\n"));
+    });
+    after(() => rmSync(tmp, { recursive: true, force: true }));
+
+    function fetchSources(env: Record<string, string> = {}) {
+      rmSync(path.join(tmp, "root"), { recursive: true, force: true });
+      mkdirSync(path.join(tmp, "root"));
+      writeFileSync(path.join(tmp, "log.txt"), "");
+      const r = runBash(command, {
+        cwd: tmp,
+        env: { PATH: `${path.join(tmp, "bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`, STUB_LOG: path.join(tmp, "log.txt"), STUB_PR_HEAD: PINS.WANANIMATEPREPROCESS_REF, ...PINS, ...env },
+      });
+      return { ...r, log: readFileSync(path.join(tmp, "log.txt"), "utf8") };
+    }
+
+    it("fetches each pin and collects every requirement file the lock was resolved from", function () {
+      const r = fetchSources();
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.log, /fetch -q --depth 1 origin refs\/tags\/v0\.8\.1/);
+      for (const sha of [PINS.WANVIDEOWRAPPER_REF, PINS.KJNODES_REF, PINS.WANANIMATEPREPROCESS_REF]) assert.match(r.log, new RegExp(`fetch -q --depth 1 origin ${sha}`));
+      const upstream = readdirSync(path.join(tmp, "root", "upstream")).sort();
+      assert.deepEqual(upstream, LOCK_INPUTS.filter((f) => !["torch.txt", "pose-mmpose.txt", "opencv.txt"].includes(f)).sort());
+      assert.equal(readFileSync(path.join(tmp, "root", "upstream", "kjnodes.txt"), "utf8"), "req-of-ComfyUI-KJNodes\n");
+    });
+
+    it("falls back to the pull request ref for WanAnimatePreprocess, and refuses a head that moved", function () {
+      const fallback = fetchSources({ STUB_UNFETCHABLE: PINS.WANANIMATEPREPROCESS_REF });
+      assert.equal(fallback.status, 0, fallback.stderr);
+      assert.match(fallback.log, /ComfyUI-WanAnimatePreprocess fetch -q --depth 1 origin refs\/pull\/21\/head/);
+      const moved = fetchSources({ STUB_UNFETCHABLE: PINS.WANANIMATEPREPROCESS_REF, STUB_PR_HEAD: "f".repeat(40) });
+      assert.notEqual(moved.status, 0);
+      assert.match(moved.stderr, new RegExp(`ComfyUI-WanAnimatePreprocess is at f{40}, not the pinned ${PINS.WANANIMATEPREPROCESS_REF}`));
+      const unfetchable = fetchSources({ STUB_UNFETCHABLE: PINS.KJNODES_REF });
+      assert.notEqual(unfetchable.status, 0, "a node without a fallback ref must stop the build");
+    });
+
+    it("stops when a node has no requirements file at its pin", function () {
+      const r = fetchSources({ STUB_NO_REQ: "ComfyUI-VideoHelperSuite" });
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /custom_nodes\/ComfyUI-VideoHelperSuite\/requirements\.txt does not exist at its pin \(needed for videohelpersuite\.txt\)/);
+    });
+  });
+
   describe("the model-baking RUN, executed with a stub download script", function () {
     const FAKE_TOKEN = "hf_FAKE_token_do_not_leak_123";
     let tmp = "";
@@ -838,10 +952,12 @@ describe("docker/.dockerignore", function () {
   it("sends every file the Dockerfile copies or bind-mounts", function () {
     const needed = contextSources(PARSED).flatMap((src) =>
       src.endsWith("/")
-        ? readdirSync(path.join(DOCKER_DIR, src)).filter((f) => f.endsWith(".json")).map((f) => `${src}${f}`)
+        ? readdirSync(path.join(DOCKER_DIR, src)).filter((f) => f.endsWith(".json") || f.endsWith(".txt")).map((f) => `${src}${f}`)
         : [src],
     );
-    assert.ok(needed.includes("scripts/verify-env.py") && needed.includes("workflows/smoke.json"), needed.join(" "));
+    for (const f of ["scripts/verify-env.py", "workflows/smoke.json", "requirements/lock.txt", "scripts/pip-check.sh", "scripts/compare-requirements.sh"]) {
+      assert.ok(needed.includes(f), `${f} is not among the context sources: ${needed.join(" ")}`);
+    }
     for (const file of needed) assert.ok(inContext(DOCKERIGNORE, file), `${file} is excluded from the build context`);
   });
 

@@ -115,7 +115,7 @@ describe("download-models.sh (real aria2c/curl against the Hub emulator)", funct
           sha256: f.pin ? sha256(f.data) : null,
         })),
         // Every variant needs a file for the schema; these are never selected by the tests.
-        ...MODEL_VARIANTS.filter((v) => v !== "fp8" && v !== "fp16").map((v) => ({
+        ...(MODEL_VARIANTS as readonly string[]).filter((v) => v !== "fp8" && v !== "fp16").map((v) => ({
           id: `unused-${v}`, variants: [v], repo: "org/models", revision: "main", path: `unused/${v}.gguf`,
           url: `https://huggingface.co/org/models/resolve/main/unused/${v}.gguf`, target: "unet", size: null, sizeEstimate: 1, sha256: null,
         })),

@@ -15,7 +15,10 @@ const START = path.join(SCRIPTS, "start.sh");
 interface Gpu { name: string; mib: number }
 interface Fixture {
   gpu?: Gpu | "none" | "absent";
-  torch?: "ok" | "no-cuda";
+  /** no-cuda: init fails; missing: no torch in the venv; blackwell: init passes, the first kernel fails. */
+  torch?: "ok" | "no-cuda" | "missing" | "blackwell";
+  /** Where the stub comfyui_manager package's prestartup_script.py reads config.ini; absent: not installed. */
+  manager?: "system-user" | "legacy" | "unknown";
   flash?: boolean;
   xformers?: boolean;
   /** Exit status of the stub ComfyUI when it gets SIGTERM. */
@@ -54,17 +57,39 @@ while True:
     time.sleep(0.02)
 `;
 
-const FAKE_TORCH = (cuda: boolean): string => `__version__ = "2.5.1+cu124"
+const ARCHES = ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"];
+const FAKE_TORCH = (mode: "ok" | "no-cuda" | "blackwell"): string => `__version__ = "2.5.1+cu124"
 class version:
     cuda = "12.4"
+class _Tensor:
+    def __mul__(self, other):
+        ${mode === "blackwell" ? 'raise RuntimeError("CUDA error: no kernel image is available for execution on the device")' : "return self"}
+    def sum(self):
+        return self
+    def item(self):
+        return 16.0
+def ones(n, device=None):
+    return _Tensor()
 class cuda:
     @staticmethod
     def init():
-        ${cuda ? "return None" : 'raise RuntimeError("Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and installed a driver")'}
+        ${mode === "no-cuda" ? 'raise RuntimeError("Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and installed a driver")' : "return None"}
     @staticmethod
     def device_count():
-        return ${cuda ? 1 : 0}
+        return 1
+    @staticmethod
+    def get_device_capability(index=0):
+        return ${mode === "blackwell" ? "(12, 0)" : "(8, 9)"}
+    @staticmethod
+    def get_arch_list():
+        return ${JSON.stringify(ARCHES)}
 `;
+
+const MANAGER_PRESTARTUP = {
+  "system-user": 'manager_files_path = folder_paths.get_system_user_directory("manager")\n',
+  legacy: "manager_files_path = os.path.join(folder_paths.get_user_directory(), 'default', 'ComfyUI-Manager')\n",
+  unknown: "manager_files_path = somewhere()\n",
+};
 
 describe("start.sh (stub GPU tools, stub ComfyUI)", function () {
   this.timeout(20000);
@@ -106,8 +131,16 @@ describe("start.sh (stub GPU tools, stub ComfyUI)", function () {
         `#!/bin/bash\nif [[ "$*" == *--query-gpu=index,name,memory.total,driver_version*--format=csv,noheader,nounits* ]]; then echo '0, ${gpu.name}, ${gpu.mib}, 550.54.15'; exit 0; fi\nexit 2\n`,
         { mode: 0o755 });
     }
-    fs.mkdirSync(path.join(mods, "torch"));
-    fs.writeFileSync(path.join(mods, "torch", "__init__.py"), FAKE_TORCH((f.torch ?? "ok") === "ok"));
+    const torch = f.torch ?? "ok";
+    if (torch !== "missing") {
+      fs.mkdirSync(path.join(mods, "torch"));
+      fs.writeFileSync(path.join(mods, "torch", "__init__.py"), FAKE_TORCH(torch));
+    }
+    if (f.manager) {
+      fs.mkdirSync(path.join(mods, "comfyui_manager"));
+      fs.writeFileSync(path.join(mods, "comfyui_manager", "__init__.py"), "");
+      fs.writeFileSync(path.join(mods, "comfyui_manager", "prestartup_script.py"), MANAGER_PRESTARTUP[f.manager]);
+    }
     if (f.flash) {
       fs.mkdirSync(path.join(mods, "flash_attn"));
       fs.writeFileSync(path.join(mods, "flash_attn", "__init__.py"), '__version__ = "2.7.4.post1"\n');
@@ -178,11 +211,36 @@ describe("start.sh (stub GPU tools, stub ComfyUI)", function () {
     assert.match(noCuda.stderr, /no GPU visible: PyTorch cannot initialise CUDA \(RuntimeError: Found no NVIDIA driver on your system.*driver 550\.54\.15\)/);
     assert.equal(noCuda.record, null);
 
+    assert.doesNotMatch(noCuda.stderr, /not importable/);
+
     if (!fs.existsSync("/usr/bin/nvidia-smi") && !fs.existsSync("/bin/nvidia-smi")) {
       const absent = await start(prepare({ gpu: "absent" }));
       assert.equal(absent.code, 1);
       assert.match(absent.stderr, /no GPU visible: nvidia-smi is not available in the container/);
     }
+  });
+
+  it("says torch is not importable from the venv, with the import error, when torch is missing (not 'no GPU')", async () => {
+    const o = await start(prepare({ torch: "missing", gpu: { name: "NVIDIA H200", mib: 143771 } }));
+    assert.equal(o.code, 1, o.stdout + o.stderr);
+    assert.match(o.stderr, /ERROR: PyTorch is not importable from \S*python3?\S* \(ModuleNotFoundError: No module named 'torch'\)\. The GPU is not the problem \(nvidia-smi sees NVIDIA H200, driver 550\.54\.15\)/);
+    assert.match(o.stderr, /venv at .*\/venv is missing torch or is broken/);
+    assert.doesNotMatch(o.stderr, /no GPU visible|started without a GPU/);
+    assert.equal(o.record, null);
+  });
+
+  it("refuses a GPU this PyTorch has no kernels for (Blackwell), naming its compute capability and the supported families", async () => {
+    const o = await start(prepare({ torch: "blackwell", gpu: { name: "NVIDIA GeForce RTX 5090", mib: 32607 } }));
+    assert.equal(o.code, 1, o.stdout + o.stderr);
+    assert.match(o.stderr, /the GPU \(NVIDIA GeForce RTX 5090, compute capability 12\.0\) cannot run this image's PyTorch 2\.5\.1\+cu124, which has kernels for sm_50,sm_60,sm_70,sm_75,sm_80,sm_86,sm_90 only: its first CUDA kernel failed \(RuntimeError: CUDA error: no kernel image is available/);
+    assert.match(o.stderr, /Ampere, Ada Lovelace or Hopper/);
+    assert.equal(o.record, null);
+  });
+
+  it("prints the GPU's compute capability and the architectures the PyTorch build has kernels for", async () => {
+    const o = await start(prepare({}));
+    assert.equal(o.code, 0, o.stderr);
+    assert.match(o.stdout, /GPU compute capability: 8\.9 \(this PyTorch has kernels for sm_50,sm_60,sm_70,sm_75,sm_80,sm_86,sm_90\)/);
   });
 
   for (const [gpu, flag] of [
@@ -303,27 +361,51 @@ describe("start.sh (stub GPU tools, stub ComfyUI)", function () {
     assert.ok(!fs.existsSync(pidFile), "the PID file is removed once ComfyUI is gone");
   });
 
-  it("sets ComfyUI-Manager offline where the Manager reads it, keeping other settings", async () => {
-    // ComfyUI without folder_paths.get_system_user_directory: the Manager reads user/default/ComfyUI-Manager.
-    const legacy = path.join(comfy, "user", "default", "ComfyUI-Manager", "config.ini");
+  it("sets ComfyUI-Manager offline where the installed Manager reads it, keeping other settings, and enables it", async () => {
     const current = path.join(comfy, "user", "__manager", "config.ini");
-    fs.writeFileSync(path.join(comfy, "folder_paths.py"), "def get_user_directory():\n    return 'user'\n");
-    fs.mkdirSync(path.dirname(legacy), { recursive: true });
-    fs.writeFileSync(legacy, "[default]\nnetwork_mode = public\nsecurity_level = normal\n");
-    const old = await start(prepare({}));
-    assert.equal(old.code, 0, old.stderr);
-    assert.equal(fs.readFileSync(legacy, "utf8"), "[default]\nnetwork_mode = offline\nsecurity_level = normal\n");
-    assert.ok(!fs.existsSync(current), "no second config for a Manager that does not read it");
-
-    // ComfyUI with it: the Manager reads user/__manager only, and must not find a legacy copy written by us
-    // (both present makes it reinstall ComfyUI's requirements at start).
-    fs.rmSync(path.join(comfy, "user"), { recursive: true });
-    fs.writeFileSync(path.join(comfy, "folder_paths.py"), "def get_system_user_directory(name='system'):\n    return '__' + name\n");
-    const now = await start(prepare({}));
+    const legacy = path.join(comfy, "user", "default", "ComfyUI-Manager", "config.ini");
+    fs.mkdirSync(path.dirname(current), { recursive: true });
+    fs.writeFileSync(current, "[default]\nnetwork_mode = public\nsecurity_level = normal\n");
+    const now = await start(prepare({ manager: "system-user" }));
     assert.equal(now.code, 0, now.stderr);
-    assert.equal(fs.readFileSync(current, "utf8"), "[default]\nnetwork_mode = offline\n");
-    assert.ok(!fs.existsSync(path.dirname(legacy)));
-    assert.match(now.stdout, /ComfyUI-Manager: network_mode = offline in .*user\/__manager\/config\.ini/);
+    assert.equal(fs.readFileSync(current, "utf8"), "[default]\nnetwork_mode = offline\nsecurity_level = normal\n");
+    assert.ok(!fs.existsSync(path.dirname(legacy)), "no second config for a Manager that does not read it");
+    assert.ok(flagsOf(now).includes("--enable-manager"));
+    assert.match(now.stdout, /ComfyUI-Manager: network_mode = offline in .*user\/__manager\/config\.ini \(where the installed Manager reads it\)/);
+
+    // A Manager that reads the old location gets its config there, and only there.
+    fs.rmSync(path.join(comfy, "user"), { recursive: true });
+    const old = await start(prepare({ manager: "legacy" }));
+    assert.equal(old.code, 0, old.stderr);
+    assert.equal(fs.readFileSync(legacy, "utf8"), "[default]\nnetwork_mode = offline\n");
+    assert.ok(!fs.existsSync(path.dirname(current)));
+  });
+
+  it("links the DWPose checkpoints from the models folder to where the pose alignment loads them", async () => {
+    const models = path.join(dir, "volume-models");
+    fs.mkdirSync(path.join(models, "detection", "dwpose"), { recursive: true });
+    fs.writeFileSync(path.join(models, "detection", "dwpose", "dw-ll_ucoco_384.pth"), "weights");
+    const steadydancer = path.join(comfy, "custom_nodes", "ComfyUI-WanAnimatePreprocess", "steadydancer");
+    fs.mkdirSync(steadydancer, { recursive: true });
+    const o = await start({ ...prepare({}), MODELS_DIR: models });
+    assert.equal(o.code, 0, o.stderr);
+    const link = path.join(steadydancer, "pretrained_weights", "dwpose", "dw-ll_ucoco_384.pth");
+    assert.equal(fs.readFileSync(link, "utf8"), "weights");
+    assert.equal(fs.readlinkSync(link), path.join(models, "detection", "dwpose", "dw-ll_ucoco_384.pth"));
+    assert.match(o.stdout, /DWPose: 1 checkpoint\(s\) from .*detection\/dwpose linked into .*steadydancer\/pretrained_weights\/dwpose/);
+  });
+
+  it("without the Manager writes no config and passes no --enable-manager; an unknown Manager stops the start", async () => {
+    const none = await start(prepare({}));
+    assert.equal(none.code, 0, none.stderr);
+    assert.match(none.stdout, /ComfyUI-Manager: not installed, nothing to set/);
+    assert.ok(!flagsOf(none).includes("--enable-manager"));
+    assert.ok(!fs.existsSync(path.join(comfy, "user")));
+
+    const unknown = await start(prepare({ manager: "unknown" }));
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /ComfyUI-Manager is installed but reads its config\.ini from a place this script does not know/);
+    assert.equal(unknown.record, null);
   });
 
   describe("models", () => {
@@ -422,12 +504,12 @@ describe("start.sh (stub GPU tools, stub ComfyUI)", function () {
 
       // A baked variant that is not the requested one's fallback does not stand in for it.
       fs.rmSync(path.join(comfy, "record.json"));
-      fs.writeFileSync(path.join(comfy, "models", ".steadydancer-baked"), "gguf-q8_0\n");
-      const other = await start({ ...env, STEADYDANCER_VARIANT: "fp8" });
+      fs.writeFileSync(path.join(comfy, "models", ".steadydancer-baked"), "fp8\n");
+      const other = await start({ ...env, STEADYDANCER_VARIANT: "fp16" });
       assert.equal(other.code, 0, other.stdout + other.stderr);
-      assert.match(other.stdout, /models: STEADYDANCER_VARIANT=fp8 but the image has gguf-q8_0 baked in, which does not stand in for it \(the manifest's fallback of fp8 is fp16\)/);
+      assert.match(other.stdout, /models: STEADYDANCER_VARIANT=fp16 but the image has fp8 baked in, which does not stand in for it \(the manifest's fallback of fp16 is none\)/);
       assert.match(other.stdout, /models: fetching into .*workspace\/models/);
-      assert.equal(fs.readFileSync(path.join(dir, "workspace", "models", ".steadydancer-variant"), "utf8"), "fp8\n");
+      assert.equal(fs.readFileSync(path.join(dir, "workspace", "models", ".steadydancer-variant"), "utf8"), "fp16\n");
     });
 
     it("stops cleanly on SIGTERM during the download, keeping the partial file for the next start", async () => {

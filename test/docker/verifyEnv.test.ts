@@ -42,7 +42,13 @@ const HEALTHY: Stubs = {
   mmengine: moduleVersion("0.10.7"),
   mmdet: moduleVersion("3.3.0"),
   mmpose: moduleVersion("1.3.2"),
+  moviepy: moduleVersion("2.2.1"),
+  comfyui_manager: "",
+  "comfyui_manager.prestartup_script": 'manager_files_path = folder_paths.get_system_user_directory("manager")\n',
 };
+
+/** ComfyUI-WanAnimatePreprocess's DWPose alignment module, as far as verify-env.py cares: what it imports. */
+const POSE_ALIGN = 'import moviepy\nprint("@@device:cpu")\n';
 
 /** Modules that have submodules become packages (dir/__init__.py), the rest single files. */
 function writeStubs(dir: string, stubs: Stubs): void {
@@ -94,9 +100,15 @@ describe("verify-env.py (stub packages, real python3)", function () {
   });
 
   let counter = 0;
-  function run(args: string[], opts: { stubs?: Stubs; env?: Record<string, string> } = {}): Run {
+  function run(args: string[], opts: { stubs?: Stubs; env?: Record<string, string>; poseAlign?: string | null } = {}): Run {
     const dir = path.join(work, `site-${counter++}`);
     writeStubs(dir, { ...HEALTHY, ...(opts.stubs ?? {}) });
+    const comfy = path.join(dir, "ComfyUI");
+    const steadydancer = path.join(comfy, "custom_nodes", "ComfyUI-WanAnimatePreprocess", "steadydancer");
+    mkdirSync(steadydancer, { recursive: true });
+    if (opts.poseAlign !== null) writeFileSync(path.join(steadydancer, "pose_align.py"), opts.poseAlign ?? POSE_ALIGN);
+    const cc = path.join(dir, "cc-ok");
+    writeFileSync(cc, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
     const r = spawnSync(python, [SCRIPT, ...args], {
       encoding: "utf8",
       timeout: 15_000,
@@ -108,6 +120,8 @@ describe("verify-env.py (stub packages, real python3)", function () {
         ENABLE_FLASH_ATTN: "true",
         ENABLE_MMPOSE: "true",
         STUB_CUDA: "1",
+        COMFYUI_DIR: comfy,
+        CC: cc,
         ...(opts.env ?? {}),
       },
     });
@@ -171,14 +185,14 @@ describe("verify-env.py (stub packages, real python3)", function () {
     const r = run(["--build"], { stubs: { mmdet: moduleVersion("3.2.0") } });
     assert.equal(r.status, 1);
     assert.match(line(r.stdout, "mmdet"), /^wrong\s+mmdet\s+required\s+3\.2\.0, expected 3\.3\.0/);
-    assert.match(r.stderr, /pip install -c \/opt\/constraints\.txt mmdet==3\.3\.0/);
+    assert.match(r.stderr, /pip install -c \/opt\/requirements\/constraints\.txt mmdet==3\.3\.0/);
   });
 
   it("fails when torch is not 2.5.1 or not a CUDA 12.4 build, and says how to reinstall it", function () {
     const newer = run(["--build"], { stubs: { torch: 'from . import version, cuda\n__version__ = "2.6.0+cu124"\n' } });
     assert.equal(newer.status, 1);
     assert.match(line(newer.stdout, "torch"), /^wrong\s+torch\s+required\s+2\.6\.0\+cu124 .*expected 2\.5\.1/);
-    assert.match(newer.stderr, /torch==2\.5\.1 .*--index-url https:\/\/download\.pytorch\.org\/whl\/cu124/);
+    assert.match(newer.stderr, /pip install --force-reinstall --no-deps --require-hashes -r \/opt\/requirements\/lock\.txt .*torch 2\.5\.1/);
 
     const cu121 = run(["--build"], { stubs: { "torch.version": 'cuda = "12.1"\n' } });
     assert.equal(cu121.status, 1);
@@ -224,7 +238,8 @@ describe("verify-env.py (stub packages, real python3)", function () {
     assert.equal(report.ok, true);
     assert.deepEqual(
       report.checks.map((c) => c.name),
-      ["python", "torch", "cuda", "numpy", "flash_attn", "xformers", "onnxruntime", "mmcv", "mmcv.ops", "mmengine", "mmdet", "mmpose"],
+      ["python", "torch", "cuda", "numpy", "flash_attn", "xformers", "onnxruntime", "mmcv", "mmcv.ops", "mmengine", "mmdet", "mmpose",
+        "dwpose_align", "c_compiler", "comfyui_manager"],
     );
 
     const bad = run(["--runtime", "--json"], { stubs: { flash_attn: null } });
@@ -234,6 +249,57 @@ describe("verify-env.py (stub packages, real python3)", function () {
     const flash = badReport.checks.find((c) => c.name === "flash_attn");
     assert.equal(flash?.status, "missing");
     assert.ok(flash?.fix.includes(FLASH_ATTN_WHEEL));
+  });
+
+  it("imports the DWPose alignment module with ENABLE_MMPOSE=true and fails naming what it lacks", function () {
+    const ok = run(["--build"]);
+    assert.match(line(ok.stdout, "dwpose_align"), /^ok\s+dwpose_align\s+required\s+.*steadydancer\/pose_align\.py imports/);
+    assert.doesNotMatch(ok.stdout, /@@device/, "the module's own print leaks into the report");
+
+    const noMoviepy = run(["--build"], { stubs: { moviepy: null } });
+    assert.equal(noMoviepy.status, 1);
+    assert.match(line(noMoviepy.stdout, "dwpose_align"), /^missing\s+dwpose_align\s+required\s+pose_align does not import \(ModuleNotFoundError: No module named 'moviepy'\)/);
+
+    const absent = run(["--build"], { poseAlign: null });
+    assert.equal(absent.status, 1);
+    assert.match(line(absent.stdout, "dwpose_align"), /no .*steadydancer\/pose_align\.py/);
+
+    const off = run(["--build"], { stubs: { moviepy: null }, env: { ENABLE_MMPOSE: "false" } });
+    assert.equal(off.status, 0, off.stderr);
+    assert.match(line(off.stdout, "dwpose_align"), /^skipped\s+dwpose_align\s+optional/);
+  });
+
+  it("requires a C compiler that builds against Python.h (Triton's run-time builds)", function () {
+    const none = run(["--build"], { env: { CC: path.join(work, "no-such-cc") } });
+    assert.equal(none.status, 1);
+    assert.match(line(none.stdout, "c_compiler"), /^missing\s+c_compiler\s+required\s+.*no-such-cc cannot run/);
+    assert.match(none.stderr, /REQUIRED c_compiler is missing.*apt-get install gcc libc6-dev python3\.10-dev/);
+
+    const noHeaders = path.join(work, "cc-no-python-h");
+    writeFileSync(noHeaders, "#!/bin/sh\necho 'probe.c:1:10: fatal error: Python.h: No such file or directory' >&2\nexit 1\n", { mode: 0o755 });
+    const r = run(["--build"], { env: { CC: noHeaders } });
+    assert.equal(r.status, 1);
+    assert.match(line(r.stdout, "c_compiler"), /^wrong\s+c_compiler\s+required\s+.*cannot compile against Python\.h \(probe\.c:1:10: fatal error: Python\.h/);
+  });
+
+  it("compiles against Python.h with this machine's gcc, when it has one and the headers", function () {
+    const gcc = spawnSync("sh", ["-c", "command -v gcc"], { encoding: "utf8" }).stdout.trim();
+    const headers = spawnSync(python, ["-c", "import os, sysconfig; print(os.path.isfile(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))"], { encoding: "utf8" }).stdout.trim();
+    if (!gcc || headers !== "True") this.skip(); // no gcc or no Python.h here: the stub runs above cover the verdicts
+    const r = run(["--build"], { env: { CC: gcc } });
+    assert.match(line(r.stdout, "c_compiler"), /^ok\s+c_compiler\s+required\s+.*compiles against .*Python\.h/);
+  });
+
+  it("names where the installed ComfyUI-Manager reads config.ini, and fails when it cannot tell", function () {
+    assert.match(line(run(["--build"]).stdout, "comfyui_manager"), /^ok\s+comfyui_manager\s+required\s+reads user\/__manager\/config\.ini/);
+    const legacy = run(["--build"], { stubs: { "comfyui_manager.prestartup_script": "path = os.path.join(folder_paths.get_user_directory(), 'default', 'ComfyUI-Manager')\n" } });
+    assert.match(line(legacy.stdout, "comfyui_manager"), /reads user\/default\/ComfyUI-Manager\/config\.ini/);
+    const moved = run(["--build"], { stubs: { "comfyui_manager.prestartup_script": "path = somewhere_else()\n" } });
+    assert.equal(moved.status, 1);
+    assert.match(line(moved.stdout, "comfyui_manager"), /^wrong\s+comfyui_manager\s+required\s+.*unknown place/);
+    const absent = run(["--build"], { stubs: { comfyui_manager: null, "comfyui_manager.prestartup_script": null } });
+    assert.equal(absent.status, 0, absent.stderr);
+    assert.match(line(absent.stdout, "comfyui_manager"), /^skipped\s+comfyui_manager\s+optional\s+not installed/);
   });
 
   it("rejects --build together with --runtime as a usage error (exit 2)", function () {

@@ -85,7 +85,7 @@ describe("npm run models:pin (tools/pinModels.ts)", function () {
     server.host({ repo: "org/models", path: "vae.safetensors", data: vae });
     server.host({ repo: "org/models", path: "onnx/config.json", data: cfg, lfs: false });
     writeManifest([
-      { id: "dit", repo: "org/models", path: "SteadyDancer/dit.safetensors", target: "diffusion_models", variants: ["fp8", "fp16", "gguf-q8_0", "gguf-q4_k_m"] },
+      { id: "dit", repo: "org/models", path: "SteadyDancer/dit.safetensors", target: "diffusion_models", variants: ["fp8", "fp16"] },
       { id: "vae", repo: "org/models", path: "vae.safetensors", target: "vae" },
       { id: "cfg", repo: "org/models", path: "onnx/config.json", target: "detection" },
     ]);
