@@ -20,7 +20,18 @@ export function engineMissing(): string | undefined {
   for (const plugin of ["pulumi-language-nodejs", "pulumi-resource-pulumi-nodejs"]) {
     if (!fs.existsSync(path.join(BIN, plugin))) return `${path.join(BIN, plugin)} is missing: run \`npm run engine:build\``;
   }
+  try {
+    execFileSync("openssl", ["version"], { stdio: "ignore" });
+  } catch {
+    return "openssl is not installed (it makes the certificate of the stand-in for RunPod's https proxy)";
+  }
   return undefined;
+}
+
+/** The resource plugins installed in the suite's PULUMI_HOME (directory names such as resource-random-v4.21.2). */
+export function installedPlugins(): string[] {
+  const dir = path.join(ENGINE_DIR, "home", "plugins");
+  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((name) => !name.endsWith(".lock")) : [];
 }
 
 export function cliVersion(): string {

@@ -14,7 +14,7 @@ import { z } from "zod";
 import { generateResultSchema, healthResultSchema, vramResultSchema } from "../../checks";
 import { ComfyUIEmulator } from "../emulators/comfyui";
 import { RunPodEmulator } from "../emulators/runpod";
-import { ENGINE_DIR, REPO, StepLog, backendFiles, cliVersion, engineEnv, engineMissing, leakedSecrets } from "./engine";
+import { ENGINE_DIR, REPO, StepLog, backendFiles, cliVersion, engineEnv, engineMissing, installedPlugins, leakedSecrets } from "./engine";
 import { PodProxy, makeProxyCertificate } from "./podProxy";
 
 const execFileAsync = promisify(execFile);
@@ -77,7 +77,7 @@ describe("the program under the real Pulumi engine (npm run test:engine)", funct
       console.log(`      skipped: ${missing}`);
       this.skip();
     }
-    console.log(`      engine: ${cliVersion()} from ${ENGINE_DIR}`);
+    console.log(`      engine: pulumi ${cliVersion()} from ${ENGINE_DIR}; plugins: ${installedPlugins().join(", ")}`);
     runpod = await RunPodEmulator.start({ apiKey: SECRETS["runpod:apiKey"], timings: { provisionMs: 200, startMs: 200, runtimeNullMs: 0 } });
     const [name, value] = ["Authorization", SECRETS["checks.authHeader"]];
     comfy = await ComfyUIEmulator.start({ jobMs: 150, requiredHeader: { name, value } });
@@ -146,6 +146,8 @@ describe("the program under the real Pulumi engine (npm run test:engine)", funct
     assert.equal(comfyPrompts(), 1);
     assert.ok(comfy.requests.every((r) => r.headers.authorization === SECRETS["checks.authHeader"]));
     assert.ok(out.generateCheck.videoPath && fs.existsSync(out.generateCheck.videoPath), "the generated video was saved");
+    // A digest-pinned image.ref with image.build false needs no docker plugin (none is installed, none downloaded).
+    assert.deepEqual(installedPlugins().filter((name) => name.includes("docker")), []);
   });
 
   it("then previews no changes (--expect-no-changes) and a refresh finds no drift", async () => {
