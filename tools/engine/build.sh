@@ -64,7 +64,7 @@ cli_print="$(fingerprint "pulumi v$pulumi_version" "$here/pulumi/go.mod" "$here/
 if up_to_date pulumi "$cli_print" "$bin/pulumi"; then
   log "pulumi v$pulumi_version: up to date"
 else
-  log "pulumi v$pulumi_version: building github.com/pulumi/pulumi/pkg/v3/cmd/pulumi (cold: downloads ~1.5 GB of modules and compiles for 15-30 min on 2 cores)"
+  log "pulumi v$pulumi_version: building github.com/pulumi/pulumi/pkg/v3/cmd/pulumi (empty Go caches: ~1.5 GB of modules and ~13 min of compiling on 2 cores; warm: under a minute)"
   step=$SECONDS
   (cd "$here/pulumi" && CGO_ENABLED=0 go build -p "$parallel" -trimpath -tags osusergo,grpcnotrace \
     -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$pulumi_version" \
