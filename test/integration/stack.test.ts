@@ -1,82 +1,232 @@
-// The whole program through the real Pulumi engine (Automation API, file:// backend) against the RunPod
-// emulator: up, an idempotent second preview, destroy. Needs the Pulumi CLI and its plugins, which
-// this project's machines and CI do not have: there the suite is skipped, and says so.
+// The whole program under the real Pulumi engine (Automation API, file backend) against the RunPod v2
+// emulator and the ComfyUI emulator: the engine serializes the dynamic providers and runs them in
+// pulumi-resource-pulumi-nodejs, sends unknowns in preview and secrets wrapped, writes state, and runs the
+// checks through the command plugin. Run it with `npm run engine:build && npm run test:engine`; under plain
+// `npm test` it is reported as skipped. The steps share one stack and run in order.
 import * as assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { promisify } from "node:util";
+import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
+import { z } from "zod";
+import { generateResultSchema, healthResultSchema, vramResultSchema } from "../../checks";
+import { ComfyUIEmulator } from "../emulators/comfyui";
 import { RunPodEmulator } from "../emulators/runpod";
+import { ENGINE_DIR, REPO, StepLog, backendFiles, cliVersion, engineEnv, engineMissing, installedPlugins, leakedSecrets } from "./engine";
+import { PodProxy, makeProxyCertificate } from "./podProxy";
 
-function pulumiCli(): string | undefined {
-  try {
-    return execFileSync("pulumi", ["version"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-  } catch {
-    return undefined;
-  }
-}
+const execFileAsync = promisify(execFile);
+const POD = "pulumi-nodejs:dynamic/runpod:Pod";
+const COMMAND = "command:local:Command";
+const digest = (hex: string) => `ghcr.io/example/comfyui-steadydancer@sha256:${hex.repeat(64)}`;
+const MUTATING = new Set(["POST", "PATCH", "PUT", "DELETE"]);
 
-const projectDir = path.resolve(__dirname, "../../..");
+// Distinct values, so a leak of any of them can be told apart.
+const SECRETS = {
+  "runpod:apiKey": "rp-key-7f3c9e1d2b",
+  "registry.password": "reg-pass-4a8b6c2e0f",
+  hfToken: "hf_tok_91d3e5f7a2",
+  "checks.authHeader": "Bearer auth-5c7e9a1b3d",
+};
 
-describe("pulumi up / preview / destroy of the program against the RunPod emulator", function () {
-  this.timeout(600_000);
-  let emulator: RunPodEmulator | undefined;
-  let stack: Stack | undefined;
-  let backend: string | undefined;
+const outputsSchema = z.object({
+  imageRef: z.string().regex(/^[^@\s]+@sha256:[0-9a-f]{64}$/),
+  podId: z.string().min(1),
+  comfyUrl: z.string().regex(/^https:\/\/[a-z0-9]+-8188\.proxy\.runpod\.net$/),
+  sshCommand: z.string().nullable(),
+  costPerHour: z.number().nonnegative(),
+  gpuType: z.string().min(1),
+  healthCheck: healthResultSchema.extend({ ok: z.literal(true) }),
+  vramCheck: vramResultSchema.extend({ ok: z.literal(true) }),
+  generateCheck: generateResultSchema.extend({ ok: z.literal(true) }),
+});
 
-  before(function () {
-    if (!pulumiCli()) {
-      console.log("      skipped: the Pulumi CLI is not installed on this machine (see README: Deploy)");
+const stateSchema = z.object({
+  deployment: z.object({ resources: z.array(z.object({ type: z.string(), outputs: z.object({ podId: z.string().optional() }).optional() })) }),
+});
+
+describe("the program under the real Pulumi engine (npm run test:engine)", function () {
+  this.timeout(300_000);
+  let runpod: RunPodEmulator;
+  let comfy: ComfyUIEmulator;
+  let proxy: PodProxy;
+  let backend: string;
+  let outDir: string;
+  let env: Record<string, string>;
+  let pulumiCommand: PulumiCommand;
+  const stacks: Stack[] = [];
+  let stack: Stack;
+  let firstPodId = "";
+
+  const open = async (name: string): Promise<Stack> => {
+    const s = await LocalWorkspace.createOrSelectStack({ stackName: name, workDir: REPO }, { envVars: env, pulumiCommand });
+    stacks.push(s);
+    return s;
+  };
+  const comfyPrompts = () => comfy.requests.filter((r) => r.method === "POST" && /^(\/api)?\/prompt$/.test(r.path)).length;
+  // `pulumi stack export` as a user runs it (the Automation API's exportStack adds --show-secrets).
+  const plainExport = async () =>
+    (await execFileAsync(path.join(ENGINE_DIR, "bin", "pulumi"), ["stack", "export", "--stack", stack.name], { cwd: REPO, env: { ...process.env, ...env }, maxBuffer: 64 << 20 })).stdout;
+  const outputs = async () => outputsSchema.parse(Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value])));
+
+  before(async function () {
+    const missing = engineMissing();
+    if (missing) {
+      console.log(`      skipped: ${missing}`);
       this.skip();
     }
+    console.log(`      engine: pulumi ${cliVersion()} from ${ENGINE_DIR}; plugins: ${installedPlugins().join(", ")}`);
+    runpod = await RunPodEmulator.start({ apiKey: SECRETS["runpod:apiKey"], timings: { provisionMs: 200, startMs: 200, runtimeNullMs: 0 } });
+    const [name, value] = ["Authorization", SECRETS["checks.authHeader"]];
+    comfy = await ComfyUIEmulator.start({ jobMs: 150, requiredHeader: { name, value } });
+    backend = fs.mkdtempSync(path.join(os.tmpdir(), "steadydancer-state-"));
+    outDir = fs.mkdtempSync(path.join(os.tmpdir(), "steadydancer-checks-"));
+    const certificate = makeProxyCertificate(outDir);
+    proxy = await PodProxy.start(certificate, (podId, port) =>
+      port === 8188 && runpod.podById(podId)?.status === "RUNNING" ? comfy.url : undefined,
+    );
+    env = engineEnv(backend, proxy.url, certificate.certFile);
+    pulumiCommand = await PulumiCommand.get({ root: ENGINE_DIR, skipVersionCheck: true });
+    stack = await open(`it-${process.pid}`);
+    await stack.setAllConfig({
+      "image.ref": { value: digest("a") },
+      "image.build": { value: "false" },
+      "pod.gpuTypes": { value: JSON.stringify(["NVIDIA L40S"]) },
+      "pod.readyTimeoutMinutes": { value: "2" },
+      "registry.username": { value: "robot" },
+      "registry.password": { value: SECRETS["registry.password"], secret: true },
+      hfToken: { value: SECRETS.hfToken, secret: true },
+      "checks.workflow": { value: "smoke" },
+      "checks.outDir": { value: outDir },
+      "checks.healthTimeoutMinutes": { value: "2" },
+      "checks.generateTimeoutMinutes": { value: "2" },
+      // The header of a proxy of the user's own (comfy.auth false): a secret whose plain value the leak step knows.
+      "comfy.auth": { value: "false" },
+      "checks.authHeader": { value: `Authorization: ${SECRETS["checks.authHeader"]}`, secret: true },
+      "runpod:apiUrl": { value: runpod.baseUrl },
+      "runpod:apiKey": { value: SECRETS["runpod:apiKey"], secret: true },
+    });
   });
 
   after(async () => {
-    if (stack) {
-      await stack.destroy().catch(() => undefined);
-      await stack.workspace.removeStack(stack.name).catch(() => undefined);
-      fs.rmSync(path.join(projectDir, `Pulumi.${stack.name}.yaml`), { force: true });
+    for (const s of stacks.reverse()) {
+      await s.destroy().catch(() => undefined);
+      await s.workspace.removeStack(s.name, { force: true }).catch(() => undefined);
+      fs.rmSync(path.join(REPO, `Pulumi.${s.name}.yaml`), { force: true });
     }
-    await emulator?.close();
-    if (backend) fs.rmSync(backend, { recursive: true, force: true });
+    await proxy?.close();
+    await comfy?.close();
+    await runpod?.close();
+    for (const dir of [backend, outDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("deploys a ready pod, previews no changes afterwards, and destroys it", async () => {
-    emulator = await RunPodEmulator.start({ timings: { provisionMs: 200, startMs: 200, runtimeNullMs: 0 } });
-    backend = fs.mkdtempSync(path.join(os.tmpdir(), "steadydancer-state-"));
-    stack = await LocalWorkspace.createOrSelectStack(
-      { stackName: `it-${process.pid}`, workDir: projectDir },
-      {
-        envVars: {
-          PULUMI_BACKEND_URL: `file://${backend}`,
-          PULUMI_CONFIG_PASSPHRASE: "integration-test",
-          RUNPOD_API_URL: emulator.baseUrl,
-        },
-      },
-    );
-    // A prebuilt digest: nothing to build or look up (no Docker daemon, no registry). The pod's proxy URL
-    // does not resolve to a ComfyUI here, so the post-deploy checks are switched off.
-    await stack.setAllConfig({
-      "image.ref": { value: `ghcr.io/example/comfyui-steadydancer@sha256:${"0".repeat(64)}` },
-      "image.build": { value: "false" },
-      "checks.health": { value: "false" },
-      "checks.vram": { value: "false" },
-      "checks.generate": { value: "false" },
-    });
-    await stack.setConfig("runpod:apiKey", { value: emulator.apiKey, secret: true });
+  it("previews a fresh stack: the pod and the three checks as creates, and RunPod sees nothing that changes anything", async () => {
+    const log = new StepLog();
+    const preview = await stack.preview({ onEvent: log.onEvent });
+    assert.deepEqual(log.ops(POD), ["create"]);
+    assert.deepEqual(log.ops(COMMAND), ["create", "create", "create"]);
+    assert.ok((preview.changeSummary.create ?? 0) >= 5, JSON.stringify(preview.changeSummary));
+    const mutating = runpod.calls.filter((c) => MUTATING.has(c.method));
+    assert.deepEqual(mutating.map((c) => `${c.method} ${c.path}`), []);
+    assert.equal(proxy.requests.length, 0, "a preview must not run the checks");
+  });
 
+  it("up creates one ready pod, really runs health, VRAM and generation against ComfyUI, and sets every output", async () => {
     const up = await stack.up();
-    const podId = String(up.outputs.podId?.value);
-    assert.equal(emulator.podById(podId)?.status, "RUNNING");
-    assert.equal(up.outputs.comfyUrl?.value, `https://${podId}-8188.proxy.runpod.net`);
-    assert.equal(up.outputs.imageRef?.value, `ghcr.io/example/comfyui-steadydancer@sha256:${"0".repeat(64)}`);
-    assert.equal(emulator.podById(podId)?.image, up.outputs.imageRef?.value);
-    assert.equal(up.outputs.previousImageRef?.value, "", "first deploy: no image before this one");
+    assert.equal(up.summary.result, "succeeded");
+    const out = await outputs();
+    firstPodId = out.podId;
+    assert.deepEqual(runpod.livePods().map((p) => [p.id, p.status]), [[out.podId, "RUNNING"]]);
+    assert.equal(out.comfyUrl, `https://${out.podId}-8188.proxy.runpod.net`);
+    assert.equal(out.imageRef, digest("a"));
+    assert.equal(runpod.podById(out.podId)?.image, digest("a"));
+    assert.equal(out.gpuType, "NVIDIA L40S");
+    assert.equal(out.previousImageRef, "", "first deploy: no image before this one");
+    // The checks went through the pod's URL (the proxy) with the secret header, and generated a video.
+    assert.ok(proxy.requests.some((r) => r.podId === out.podId && /^(\/api)?\/system_stats$/.test(r.path) && r.status === 200));
+    assert.equal(comfyPrompts(), 1);
+    assert.ok(comfy.requests.every((r) => r.headers.authorization === SECRETS["checks.authHeader"]));
+    assert.ok(out.generateCheck.videoPath && fs.existsSync(out.generateCheck.videoPath), "the generated video was saved");
+    // A digest-pinned image.ref with image.build false needs no docker plugin (none is installed, none downloaded).
+    assert.deepEqual(installedPlugins().filter((name) => name.includes("docker")), []);
+  });
 
+  it("then previews no changes (--expect-no-changes) and a refresh finds no drift", async () => {
     await stack.preview({ expectNoChanges: true });
+    const refresh = await stack.refresh();
+    const changed = Object.entries(refresh.summary.resourceChanges ?? {}).filter(([op]) => op !== "same");
+    assert.deepEqual(changed, []);
+    await stack.preview({ expectNoChanges: true });
+  });
 
+  it("a new image digest updates the pod in place (same pod id) and runs the checks again", async () => {
+    const prompts = comfyPrompts();
+    await stack.setConfig("image.ref", { value: digest("b") });
+    const log = new StepLog();
+    await stack.up({ onEvent: log.onEvent });
+    const out = await outputs();
+    assert.equal(out.podId, firstPodId);
+    assert.deepEqual(log.ops(POD), ["update"]);
+    assert.equal(runpod.podById(firstPodId)?.image, digest("b"));
+    assert.equal(comfyPrompts(), prompts + 1, "the generation check ran again");
+  });
+
+  it("a new GPU type replaces the pod, and exactly one pod exists afterwards", async () => {
+    await stack.setConfig("pod.gpuTypes", { value: JSON.stringify(["NVIDIA RTX 6000 Ada Generation"]) });
+    const log = new StepLog();
+    await stack.up({ onEvent: log.onEvent });
+    const out = await outputs();
+    assert.notEqual(out.podId, firstPodId);
+    assert.ok(log.ops(POD).includes("replace") || log.ops(POD).includes("create-replacement"), JSON.stringify(log.ops(POD)));
+    assert.equal(out.gpuType, "NVIDIA RTX 6000 Ada Generation");
+    assert.deepEqual(runpod.livePods().map((p) => p.id), [out.podId]);
+  });
+
+  it("a failing check fails up with the check's own message, and the pod stays in state", async () => {
+    const podId = (await outputs()).podId;
+    await stack.setConfig("checks.minVramGb", { value: "1000" });
+    await assert.rejects(stack.up(), (error: Error) => {
+      // The verdict the check printed, as the command's failure carries it.
+      assert.match(error.message, /"check":"vram","ok":false,"message":"[^"]*needs 1000 GB[^"]*"/);
+      return true;
+    });
+    const state = stateSchema.parse(JSON.parse(await plainExport()));
+    const pods = state.deployment.resources.filter((r) => r.type === POD);
+    assert.deepEqual(pods.map((p) => p.outputs?.podId), [podId]);
+    assert.equal(runpod.podById(podId)?.status, "RUNNING");
+    await stack.removeConfig("checks.minVramGb");
+  });
+
+  it("a bad config (no image.ref) fails preview with the config error, before any RunPod request", async () => {
+    const bad = await open(`it-bad-${process.pid}`);
+    await bad.setAllConfig({
+      "runpod:apiUrl": { value: runpod.baseUrl },
+      "runpod:apiKey": { value: SECRETS["runpod:apiKey"], secret: true },
+    });
+    runpod.resetCalls();
+    await assert.rejects(bad.preview(), (error: Error) => {
+      assert.match(error.message, /image\.ref/);
+      return true;
+    });
+    assert.equal(runpod.calls.length, 0);
+  });
+
+  it("pulumi stack export and the raw state files hold none of the secrets in plain text", async () => {
+    const exported = await plainExport();
+    assert.ok(exported.includes(POD), "the export holds the pod");
+    assert.deepEqual(leakedSecrets(exported, SECRETS), []);
+    const files = backendFiles(backend);
+    assert.ok(files.some((f) => f.text.includes(POD)), "the backend holds the state");
+    for (const { file, text } of files) assert.deepEqual(leakedSecrets(text, SECRETS), [], file);
+    const stackFile = fs.readFileSync(path.join(REPO, `Pulumi.${stack.name}.yaml`), "utf8");
+    assert.deepEqual(leakedSecrets(stackFile, SECRETS), [], "Pulumi.<stack>.yaml");
+  });
+
+  it("destroy leaves no pod and no registry credentials", async () => {
     await stack.destroy();
-    assert.equal(emulator.livePods().length, 0);
+    assert.deepEqual(runpod.livePods().map((p) => p.id), []);
+    assert.deepEqual(runpod.registries(), []);
   });
 });
