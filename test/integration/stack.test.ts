@@ -33,6 +33,7 @@ const SECRETS = {
 
 const outputsSchema = z.object({
   imageRef: z.string().regex(/^[^@\s]+@sha256:[0-9a-f]{64}$/),
+  previousImageRef: z.union([z.literal(""), z.string().regex(/^[^@\s]+@sha256:[0-9a-f]{64}$/)]),
   podId: z.string().min(1),
   comfyUrl: z.string().regex(/^https:\/\/[a-z0-9]+-8188\.proxy\.runpod\.net$/),
   sshCommand: z.string().nullable(),
@@ -170,6 +171,8 @@ describe("the program under the real Pulumi engine (npm run test:engine)", funct
     assert.equal(out.podId, firstPodId);
     assert.deepEqual(log.ops(POD), ["update"]);
     assert.equal(runpod.podById(firstPodId)?.image, digest("b"));
+    assert.equal(out.imageRef, digest("b"));
+    assert.equal(out.previousImageRef, digest("a"), "previousImageRef names the digest deployed before");
     assert.equal(comfyPrompts(), prompts + 1, "the generation check ran again");
   });
 
