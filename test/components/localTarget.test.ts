@@ -95,6 +95,8 @@ describe("LocalGpuContainer", function () {
       costPerHour: null,
       gpuType: "",
       restartKey: "steadydancer-container-id",
+      comfyToken: token,
+      comfyTokenIsSecret: true,
     });
     const urns = registeredUrns();
     for (const child of [DOCKER_CONTAINER_TYPE, DOCKER_VOLUME_TYPE, COMMAND_TYPE]) {
