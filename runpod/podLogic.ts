@@ -117,7 +117,8 @@ export function podReadiness(pod: ApiPod, ports: string[]): Readiness {
   const mapped = pod.runtime.ports ?? [];
   for (const port of ports) {
     const [num, type] = port.split("/");
-    const entry = mapped.find((m) => String(m.private) === num && m.type === type);
+    // Every member of a runtime port is optional in the spec; an entry without `type` still counts.
+    const entry = mapped.find((m) => String(m.private) === num && (m.type === undefined || m.type === type));
     if (!entry) return { state: "waiting", reason: `RUNNING, port ${port} not mapped yet` };
     if (type === "tcp" && (entry.ip == null || entry.public == null)) {
       return { state: "waiting", reason: `RUNNING, port ${port} has no public address yet` };
@@ -129,7 +130,17 @@ export function podReadiness(pod: ApiPod, ports: string[]): Readiness {
 /** http mappings carry an unreachable CGNAT address (100.64.0.0/10); only tcp ones are public. */
 function publicIpOf(pod: ApiPod): string | null {
   const tcp = (pod.runtime?.ports ?? []).find((m) => m.type === "tcp" && m.ip && m.public != null);
-  return tcp?.ip ?? pod.ssh?.direct?.host ?? null;
+  return tcp?.ip ?? pod.ssh.direct?.host ?? null;
+}
+
+/** The runtime ports that say which container port they map; the others describe nothing usable. */
+function portMappingsOf(pod: ApiPod): PortMapping[] {
+  const mappings: PortMapping[] = [];
+  for (const m of pod.runtime?.ports ?? []) {
+    if (m.private === undefined) continue;
+    mappings.push({ private: m.private, public: m.public ?? null, type: m.type ?? "unknown", ip: m.ip ?? null });
+  }
+  return mappings;
 }
 
 export function proxyUrl(podId: string, port: string | number): string {
@@ -148,23 +159,21 @@ export function declaredEnv(podEnv: Record<string, string> | null | undefined, k
 
 export function podOutputs(inputs: PodInputs, pod: ApiPod, fallbackGpu?: string): PodOutputs {
   const running = pod.status === "RUNNING";
-  const portMappings: PortMapping[] = running
-    ? (pod.runtime?.ports ?? []).map((m) => ({ private: m.private, public: m.public ?? null, type: m.type, ip: m.ip ?? null }))
-    : [];
+  const portMappings: PortMapping[] = running ? portMappingsOf(pod) : [];
   const httpUrls: Record<string, string> = {};
   for (const port of inputs.ports) {
     const [num, type] = port.split("/");
     if (type === "http") httpUrls[num] = proxyUrl(pod.id, num);
   }
-  const direct = running ? pod.ssh?.direct : null;
-  const sshCommand = direct?.command ?? pod.ssh?.proxy?.command ?? null;
+  const direct = running ? pod.ssh.direct : null;
+  const sshCommand = direct?.command ?? pod.ssh.proxy?.command ?? null;
   return stripUndefined({
     ...inputs,
     podId: pod.id,
     status: pod.status,
     gpuTypeId: pod.gpu?.id ?? fallbackGpu ?? inputs.gpuTypeIds[0],
     dataCenterId: pod.dataCenterId ?? null,
-    costPerHour: pod.cost ?? 0,
+    costPerHour: pod.cost,
     publicIp: running ? publicIpOf(pod) : null,
     portMappings,
     httpUrls,
@@ -177,13 +186,13 @@ export function refreshedOutputs(olds: PodOutputs, pod: ApiPod): PodOutputs {
   const inputs: PodInputs = { ...olds };
   inputs.name = pod.name;
   if (pod.image) inputs.image = pod.image;
-  if (pod.disk != null) inputs.containerDiskGb = pod.disk;
-  if (pod.ports) inputs.ports = pod.ports;
+  inputs.containerDiskGb = pod.disk;
+  inputs.ports = pod.ports;
   inputs.env = declaredEnv(pod.env, Object.keys(olds.env ?? {}));
   if (pod.registry) inputs.registryId = pod.registry;
   else delete inputs.registryId;
-  const persistent = pod.mounts?.persistent;
-  const network = pod.mounts?.network?.[0];
+  const persistent = pod.mounts.persistent;
+  const network = pod.mounts.network?.[0];
   if (persistent) {
     inputs.volumeGb = persistent.size;
     inputs.volumeMountPath = persistent.path;
@@ -281,6 +290,29 @@ export function patchPodBody(olds: PodOutputs, news: PodInputs, currentEnv: Reco
   const mounts = mountsFor(news);
   if (mountChanged && mounts) body.mounts = mounts;
   return body;
+}
+
+/** Whether the pod already shows every value a PATCH body sets (to tell an applied PATCH from a lost one). */
+export function patchApplied(pod: ApiPod, body: Record<string, unknown>): boolean {
+  const shown: Record<string, unknown> = {
+    name: pod.name,
+    image: pod.image,
+    disk: pod.disk,
+    ports: pod.ports,
+    registry: pod.registry,
+    mounts: pod.mounts,
+  };
+  return Object.entries(body).every(([key, value]) => {
+    if (key === "env") return sameEnv(pod.env, value as Record<string, string>);
+    if (key === "mounts") {
+      const want = value as { persistent?: unknown; network?: unknown };
+      return (
+        (want.persistent === undefined || sameJson(pod.mounts.persistent, want.persistent)) &&
+        (want.network === undefined || sameJson(pod.mounts.network, want.network))
+      );
+    }
+    return sameJson(shown[key], value);
+  });
 }
 
 /** Drops undefined values: Pulumi's struct encoding rejects them. */
