@@ -1,15 +1,18 @@
 // HTTP client for RunPod REST v2: Bearer auth, a real User-Agent, timeouts, problem+json errors and
-// RunPod's documented retry policy. GETs and DELETEs are retried on 5xx/network failures with backoff;
-// POST and PATCH never are (a blind retry could create a second billed pod); 429 waits for Retry-After.
+// RunPod's documented retry policy. Only 429 (after Retry-After, any method), 5xx and network failures
+// are transient. GETs and DELETEs are retried on 5xx/network failures with backoff; POST and PATCH never
+// are (a blind retry could create a second billed pod): they fail as "ambiguous" for the caller to
+// resolve. Every other status fails at once with RunPod's title/detail and what to change.
 import axios from "axios";
 import type { AxiosResponse } from "axios";
 import type { z } from "zod";
-import { hintFor, runPodError, type RunPodErrorKind } from "./errors";
+import { hintFor, runPodError } from "./errors";
+import { errorFromResponse, idInBody, retryAfterMs, transportError, type Method } from "./httpErrors";
+import { scaledMs, sleep } from "./timing";
 import {
   logEventSchema,
   podListSchema,
   podSchema,
-  problemSchema,
   registryListSchema,
   registrySchema,
   type ApiPod,
@@ -31,8 +34,6 @@ export interface ClientSettings {
 }
 
 export const USER_AGENT = "steadydancer-runpod/0.1 (+pulumi dynamic provider; node)";
-
-type Method = "GET" | "POST" | "PATCH" | "DELETE";
 
 interface RequestOptions {
   body?: unknown;
@@ -72,76 +73,7 @@ function safeJson(text: string): unknown {
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function kindForStatus(status: number): RunPodErrorKind {
-  if (status === 400) return "badRequest";
-  if (status === 401) return "unauthorized";
-  if (status === 402) return "payment";
-  if (status === 403) return "forbidden";
-  if (status === 404) return "notFound";
-  if (status === 409) return "conflict";
-  if (status === 422) return "validation";
-  if (status === 429) return "rateLimited";
-  return "server";
-}
-
-function headerValue(response: AxiosResponse, name: string): string | undefined {
-  const value: unknown = response.headers[name];
-  return typeof value === "string" ? value : undefined;
-}
-
-/** Retry-After is an integer number of seconds; bounded so a bad header cannot stall a deploy. */
-function retryAfterMs(response: AxiosResponse): number {
-  const seconds = Number(headerValue(response, "retry-after"));
-  if (!Number.isFinite(seconds) || seconds < 0) return 1000;
-  return Math.min(seconds, 120) * 1000;
-}
-
-function errorFromResponse(method: Method, path: string, response: AxiosResponse): Error {
-  const status = response.status;
-  const requestId = headerValue(response, "x-request-id");
-  const parsed = problemSchema().safeParse(response.data);
-  const problem = parsed.success ? parsed.data : undefined;
-  const cloudflare = status === 403 && !problem?.title && /1010/.test(String(response.data));
-  const kind: RunPodErrorKind = cloudflare ? "cloudflare" : kindForStatus(status);
-  const detail = problem?.detail ?? (typeof response.data === "string" ? response.data.slice(0, 200) : undefined);
-  const listed = problem?.errors?.length ? `\n  - ${problem.errors.join("\n  - ")}` : "";
-  const hint = hintFor(kind);
-  const message =
-    `RunPod ${method} ${path} failed: ${status} ${problem?.title ?? ""}`.trimEnd() +
-    (detail ? `: ${detail}` : "") +
-    listed +
-    (requestId ? ` (request id ${requestId})` : "") +
-    (hint ? `\n${hint}` : "");
-  return runPodError({
-    kind,
-    message,
-    status,
-    ...(detail !== undefined ? { detail } : {}),
-    ...(problem?.errors ? { errors: problem.errors } : {}),
-    method,
-    path,
-    ...(requestId !== undefined ? { requestId } : {}),
-    ambiguous: kind === "server" && (method === "POST" || method === "PATCH"),
-  });
-}
-
-function transportError(method: Method, path: string, error: unknown, timeoutMs: number): Error {
-  const code = axios.isAxiosError(error) ? error.code : undefined;
-  const timedOut = code === "ECONNABORTED" || code === "ETIMEDOUT";
-  const kind: RunPodErrorKind = timedOut ? "timeout" : "network";
-  const what = timedOut ? `no answer within ${timeoutMs / 1000}s` : `${code ?? "network error"}: ${(error as Error).message}`;
-  return runPodError({
-    kind,
-    message: `RunPod ${method} ${path} failed: ${what}\n${hintFor(kind)}`,
-    method,
-    path,
-    ambiguous: method === "POST" || method === "PATCH",
-  });
-}
+export { sleep } from "./timing";
 
 export function createClient(settings: ClientSettings): RunPodClient {
   const timeoutMs = settings.timeoutMs ?? 30_000;
@@ -176,7 +108,7 @@ export function createClient(settings: ClientSettings): RunPodClient {
       } catch (error) {
         if (idempotent && failures < maxRetries) {
           failures += 1;
-          await sleep(backoffBaseMs * 2 ** (failures - 1));
+          await sleep(scaledMs(backoffBaseMs * 2 ** (failures - 1)));
           continue;
         }
         throw transportError(method, path, error, timeoutMs);
@@ -184,6 +116,7 @@ export function createClient(settings: ClientSettings): RunPodClient {
       const status = response.status;
       if (status >= 200 && status < 300) return response;
       if (status === 404 && options.allowNotFound) return null;
+      // 429 means the request was turned away before it was processed: safe to repeat for any method.
       if (status === 429 && rateLimitWaits < maxRateLimitWaits) {
         rateLimitWaits += 1;
         await sleep(retryAfterMs(response));
@@ -191,22 +124,38 @@ export function createClient(settings: ClientSettings): RunPodClient {
       }
       if (status >= 500 && idempotent && failures < maxRetries) {
         failures += 1;
-        await sleep(backoffBaseMs * 2 ** (failures - 1));
+        await sleep(scaledMs(backoffBaseMs * 2 ** (failures - 1)));
         continue;
       }
       throw errorFromResponse(method, path, response);
     }
   }
 
-  function parse<S extends z.ZodType>(schema: S, method: Method, path: string, data: unknown): z.output<S> {
+  /**
+   * A 2xx body that does not match the spec. After a POST or PATCH the change was accepted, so the
+   * error is ambiguous (and carries the created id when the body still shows one).
+   */
+  function parse<S extends z.ZodType>(schema: S, method: Method, path: string, response: AxiosResponse | null): z.output<S> {
+    const data: unknown = response?.data;
     const result = schema.safeParse(data);
     if (!result.success) {
-      const issues = result.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
+      const issues = result.error.issues
+        .slice(0, 5)
+        .map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`)
+        .join("; ");
+      const accepted = method === "POST" || method === "PATCH";
+      const createdId = method === "POST" ? idInBody(data) : undefined;
       throw runPodError({
         kind: "unexpected",
-        message: `RunPod ${method} ${path} answered with an unexpected body (${issues}). The API may have changed; re-read https://api.runpod.io/v2/openapi.json.`,
+        message:
+          `RunPod ${method} ${path} answered ${response?.status ?? "?"} with a body that does not match the v2 spec (${issues})` +
+          (accepted ? "; the change was accepted, so it may have been applied" : "") +
+          `.\n${hintFor("unexpected")}`,
+        ...(response ? { status: response.status } : {}),
         method,
         path,
+        ambiguous: accepted,
+        ...(createdId !== undefined ? { createdId } : {}),
       });
     }
     return result.data;
@@ -218,7 +167,7 @@ export function createClient(settings: ClientSettings): RunPodClient {
     async getPod(id) {
       const path = `/pods/${enc(id)}`;
       const response = await send("GET", path, { allowNotFound: true });
-      return response ? parse(podSchema(), "GET", path, response.data) : null;
+      return response ? parse(podSchema(), "GET", path, response) : null;
     },
     async listPods() {
       const pods: ApiPod[] = [];
@@ -227,7 +176,7 @@ export function createClient(settings: ClientSettings): RunPodClient {
       for (let page = 0; page < 100; page += 1) {
         const path = cursor ? `/pods?cursor=${enc(cursor)}` : "/pods";
         const response = await send("GET", path, {});
-        const list = parse(podListSchema(), "GET", path, response?.data);
+        const list = parse(podListSchema(), "GET", path, response);
         pods.push(...list.pods);
         cursor = list.pagination?.nextCursor;
         if (!cursor || list.pagination?.hasNextPage === false) break;
@@ -236,12 +185,12 @@ export function createClient(settings: ClientSettings): RunPodClient {
     },
     async createPod(body) {
       const response = await send("POST", "/pods", { body });
-      return parse(podSchema(), "POST", "/pods", response?.data);
+      return parse(podSchema(), "POST", "/pods", response);
     },
     async updatePod(id, body) {
       const path = `/pods/${enc(id)}`;
       const response = await send("PATCH", path, { body });
-      return parse(podSchema(), "PATCH", path, response?.data);
+      return parse(podSchema(), "PATCH", path, response);
     },
     async deletePod(id) {
       const response = await send("DELETE", `/pods/${enc(id)}`, { allowNotFound: true });
@@ -249,16 +198,16 @@ export function createClient(settings: ClientSettings): RunPodClient {
     },
     async createRegistry(body) {
       const response = await send("POST", "/registries", { body });
-      return parse(registrySchema(), "POST", "/registries", response?.data);
+      return parse(registrySchema(), "POST", "/registries", response);
     },
     async getRegistry(id) {
       const path = `/registries/${enc(id)}`;
       const response = await send("GET", path, { allowNotFound: true });
-      return response ? parse(registrySchema(), "GET", path, response.data) : null;
+      return response ? parse(registrySchema(), "GET", path, response) : null;
     },
     async listRegistries() {
       const response = await send("GET", "/registries", {});
-      return parse(registryListSchema(), "GET", "/registries", response?.data).registries;
+      return parse(registryListSchema(), "GET", "/registries", response).registries;
     },
     async deleteRegistry(id) {
       const response = await send("DELETE", `/registries/${enc(id)}`, { allowNotFound: true });

@@ -1,5 +1,5 @@
-// Pure pod logic: validation, placement candidates, request bodies, readiness, outputs and diffs.
-// No I/O here, so every rule is testable without a server.
+// Pure pod logic: validation, placement candidates, request bodies, readiness and outputs (diffs and
+// PATCH bodies live in podDiff.ts and are re-exported here). No I/O, so every rule is testable without a server.
 import {
   podInputsSchema,
   UNKNOWN_VALUE,
@@ -8,6 +8,9 @@ import {
   type PodOutputs,
   type PortMapping,
 } from "./schemas";
+import { mountsFor } from "./podDiff";
+
+export { diffPod, patchApplied, patchPodBody, RESETTING_FIELDS, type PodDiff } from "./podDiff";
 
 export interface CheckFailure {
   property: string;
@@ -72,16 +75,6 @@ export function describeCandidate(c: Candidate): string {
   return `${c.gpuTypeId} in ${c.dataCenterId ?? "any data centre"}`;
 }
 
-function mountsFor(inputs: PodInputs): Record<string, unknown> | undefined {
-  if (inputs.networkVolumeId !== undefined) {
-    return { network: [{ volumeId: inputs.networkVolumeId, path: inputs.volumeMountPath }] };
-  }
-  if (inputs.volumeGb !== undefined) {
-    return { persistent: { size: inputs.volumeGb, path: inputs.volumeMountPath } };
-  }
-  return undefined;
-}
-
 /** A CreatePodRequest with only fields of the published v2 spec. */
 export function createPodBody(inputs: PodInputs, candidate: Candidate): Record<string, unknown> {
   const mounts = mountsFor(inputs);
@@ -117,7 +110,8 @@ export function podReadiness(pod: ApiPod, ports: string[]): Readiness {
   const mapped = pod.runtime.ports ?? [];
   for (const port of ports) {
     const [num, type] = port.split("/");
-    const entry = mapped.find((m) => String(m.private) === num && m.type === type);
+    // Every member of a runtime port is optional in the spec; an entry without `type` still counts.
+    const entry = mapped.find((m) => String(m.private) === num && (m.type === undefined || m.type === type));
     if (!entry) return { state: "waiting", reason: `RUNNING, port ${port} not mapped yet` };
     if (type === "tcp" && (entry.ip == null || entry.public == null)) {
       return { state: "waiting", reason: `RUNNING, port ${port} has no public address yet` };
@@ -129,7 +123,17 @@ export function podReadiness(pod: ApiPod, ports: string[]): Readiness {
 /** http mappings carry an unreachable CGNAT address (100.64.0.0/10); only tcp ones are public. */
 function publicIpOf(pod: ApiPod): string | null {
   const tcp = (pod.runtime?.ports ?? []).find((m) => m.type === "tcp" && m.ip && m.public != null);
-  return tcp?.ip ?? pod.ssh?.direct?.host ?? null;
+  return tcp?.ip ?? pod.ssh.direct?.host ?? null;
+}
+
+/** The runtime ports that say which container port they map; the others describe nothing usable. */
+function portMappingsOf(pod: ApiPod): PortMapping[] {
+  const mappings: PortMapping[] = [];
+  for (const m of pod.runtime?.ports ?? []) {
+    if (m.private === undefined) continue;
+    mappings.push({ private: m.private, public: m.public ?? null, type: m.type ?? "unknown", ip: m.ip ?? null });
+  }
+  return mappings;
 }
 
 export function proxyUrl(podId: string, port: string | number): string {
@@ -148,23 +152,21 @@ export function declaredEnv(podEnv: Record<string, string> | null | undefined, k
 
 export function podOutputs(inputs: PodInputs, pod: ApiPod, fallbackGpu?: string): PodOutputs {
   const running = pod.status === "RUNNING";
-  const portMappings: PortMapping[] = running
-    ? (pod.runtime?.ports ?? []).map((m) => ({ private: m.private, public: m.public ?? null, type: m.type, ip: m.ip ?? null }))
-    : [];
+  const portMappings: PortMapping[] = running ? portMappingsOf(pod) : [];
   const httpUrls: Record<string, string> = {};
   for (const port of inputs.ports) {
     const [num, type] = port.split("/");
     if (type === "http") httpUrls[num] = proxyUrl(pod.id, num);
   }
-  const direct = running ? pod.ssh?.direct : null;
-  const sshCommand = direct?.command ?? pod.ssh?.proxy?.command ?? null;
+  const direct = running ? pod.ssh.direct : null;
+  const sshCommand = direct?.command ?? pod.ssh.proxy?.command ?? null;
   return stripUndefined({
     ...inputs,
     podId: pod.id,
     status: pod.status,
     gpuTypeId: pod.gpu?.id ?? fallbackGpu ?? inputs.gpuTypeIds[0],
     dataCenterId: pod.dataCenterId ?? null,
-    costPerHour: pod.cost ?? 0,
+    costPerHour: pod.cost,
     publicIp: running ? publicIpOf(pod) : null,
     portMappings,
     httpUrls,
@@ -177,13 +179,13 @@ export function refreshedOutputs(olds: PodOutputs, pod: ApiPod): PodOutputs {
   const inputs: PodInputs = { ...olds };
   inputs.name = pod.name;
   if (pod.image) inputs.image = pod.image;
-  if (pod.disk != null) inputs.containerDiskGb = pod.disk;
-  if (pod.ports) inputs.ports = pod.ports;
+  inputs.containerDiskGb = pod.disk;
+  inputs.ports = pod.ports;
   inputs.env = declaredEnv(pod.env, Object.keys(olds.env ?? {}));
   if (pod.registry) inputs.registryId = pod.registry;
   else delete inputs.registryId;
-  const persistent = pod.mounts?.persistent;
-  const network = pod.mounts?.network?.[0];
+  const persistent = pod.mounts.persistent;
+  const network = pod.mounts.network?.[0];
   if (persistent) {
     inputs.volumeGb = persistent.size;
     inputs.volumeMountPath = persistent.path;
@@ -192,95 +194,6 @@ export function refreshedOutputs(olds: PodOutputs, pod: ApiPod): PodOutputs {
     inputs.volumeMountPath = network.path;
   }
   return podOutputs(inputs, pod, olds.gpuTypeId);
-}
-
-type MountKind = "network" | "persistent" | "none";
-
-function mountKind(v: { volumeGb?: number; networkVolumeId?: string }): MountKind {
-  if (v.networkVolumeId !== undefined) return "network";
-  if (v.volumeGb !== undefined) return "persistent";
-  return "none";
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
-function sameEnv(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
-  const ka = Object.keys(a ?? {}).sort();
-  const kb = Object.keys(b ?? {}).sort();
-  return sameJson(ka, kb) && ka.every((k) => a?.[k] === b?.[k]);
-}
-
-/** Fields a PATCH changes by recreating the container (disk wiped, new port mappings). */
-export const RESETTING_FIELDS = ["image", "containerDiskGb", "ports", "env", "registryId", "volumeGb", "networkVolumeId", "volumeMountPath"] as const;
-/** Fields that are ours only: changing them touches no API. */
-const LOCAL_FIELDS = ["readyTimeoutSeconds", "deleteOnFailure", "createBeforeDelete", "gpuTypeIds", "dataCenterIds"] as const;
-
-export interface PodDiff {
-  changes: boolean;
-  replaces: string[];
-  deleteBeforeReplace: boolean;
-  /** Changed fields applied in place. */
-  updates: string[];
-  /** True when the in-place update restarts the container. */
-  resets: boolean;
-}
-
-export function diffPod(olds: PodOutputs, news: PodInputs): PodDiff {
-  const replaces: string[] = [];
-  // Reordering or extending the fallback lists keeps a pod whose placement is still allowed.
-  if (olds.gpuTypeId && !news.gpuTypeIds.includes(olds.gpuTypeId)) replaces.push("gpuTypeIds");
-  if (olds.gpuCount !== news.gpuCount) replaces.push("gpuCount");
-  if (olds.cloud !== news.cloud) replaces.push("cloud");
-  if (news.dataCenterIds.length && olds.dataCenterId && !news.dataCenterIds.includes(olds.dataCenterId)) {
-    replaces.push("dataCenterIds");
-  }
-  const oldKind = mountKind(olds);
-  const newKind = mountKind(news);
-  if (oldKind !== newKind) replaces.push(newKind === "network" || oldKind === "network" ? "networkVolumeId" : "volumeGb");
-  else if (newKind === "network" && olds.networkVolumeId !== news.networkVolumeId) replaces.push("networkVolumeId");
-  else if (newKind === "persistent" && (news.volumeGb ?? 0) < (olds.volumeGb ?? 0)) replaces.push("volumeGb");
-
-  const updates: string[] = [];
-  if (olds.name !== news.name) updates.push("name");
-  for (const field of RESETTING_FIELDS) {
-    const same = field === "env" ? sameEnv(olds.env, news.env) : sameJson(olds[field], news[field]);
-    if (!same && !replaces.includes(field)) updates.push(field);
-  }
-  for (const field of LOCAL_FIELDS) {
-    if (!sameJson(olds[field], news[field]) && !replaces.includes(field)) updates.push(field);
-  }
-  return {
-    changes: replaces.length > 0 || updates.length > 0,
-    replaces,
-    deleteBeforeReplace: !news.createBeforeDelete,
-    updates,
-    resets: replaces.length === 0 && updates.some((f) => (RESETTING_FIELDS as readonly string[]).includes(f)),
-  };
-}
-
-/**
- * The PATCH body for an in-place update. `env` is sent whole (PATCH replaces the map): keys the user
- * dropped are removed, keys RunPod injected are kept.
- */
-export function patchPodBody(olds: PodOutputs, news: PodInputs, currentEnv: Record<string, string>): Record<string, unknown> {
-  const body: Record<string, unknown> = {};
-  if (olds.name !== news.name) body.name = news.name;
-  if (olds.image !== news.image) body.image = news.image;
-  if (olds.containerDiskGb !== news.containerDiskGb) body.disk = news.containerDiskGb;
-  if (!sameJson(olds.ports, news.ports)) body.ports = news.ports;
-  if (!sameEnv(olds.env, news.env)) {
-    const env = { ...currentEnv };
-    for (const key of Object.keys(olds.env ?? {})) delete env[key];
-    body.env = { ...env, ...news.env };
-  }
-  if ((olds.registryId ?? null) !== (news.registryId ?? null)) body.registry = news.registryId ?? null;
-  const mountChanged =
-    olds.volumeMountPath !== news.volumeMountPath || olds.volumeGb !== news.volumeGb || olds.networkVolumeId !== news.networkVolumeId;
-  const mounts = mountsFor(news);
-  if (mountChanged && mounts) body.mounts = mounts;
-  return body;
 }
 
 /** Drops undefined values: Pulumi's struct encoding rejects them. */

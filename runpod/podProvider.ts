@@ -2,109 +2,44 @@
 // Pulumi serializes this object into state and runs it in its own process: everything it needs is
 // built inside the methods (clients, schemas), and the API key arrives only through `configure`/env.
 import type * as pulumi from "@pulumi/pulumi";
-import { sleep, type RunPodClient } from "./client";
-import { isKind, isRunPodError, runPodError } from "./errors";
-import {
-  checkPodInputs,
-  createPodBody,
-  describeCandidate,
-  diffPod,
-  patchPodBody,
-  placementCandidates,
-  podOutputs,
-  refreshedOutputs,
-  type Candidate,
-} from "./podLogic";
-import { watchInterrupts, type InterruptWatch } from "./interrupts";
+import type { RunPodClient } from "./client";
+import { isRunPodError, runPodError } from "./errors";
+import { checkPodInputs, diffPod, patchApplied, patchPodBody, podOutputs, refreshedOutputs } from "./podLogic";
+import { watchInterrupts } from "./interrupts";
+import { placePod, sweepStrays } from "./podCreate";
 import { abandonPod, partialFailure, waitUntilReady } from "./podWait";
 import { clientFor, configureProvider, progressLogger } from "./providerSettings";
 import { podInputsSchema, type ApiPod, type PodInputs, type PodOutputs } from "./schemas";
-
-const CAPACITY_DETAIL = /no longer any instances available/i;
+import { scaledMs, sleep } from "./timing";
 
 function parseInputs(raw: unknown): PodInputs {
   const { __provider: _ignored, ...rest } = raw as Record<string, unknown>;
   return podInputsSchema().parse(rest);
 }
 
-/** Finds a pod that an ambiguous (5xx/timeout) create may have made, by its unique name and GPU type. */
-async function findCreatedPod(client: RunPodClient, inputs: PodInputs, candidate: Candidate): Promise<ApiPod | undefined> {
-  const pods = await client.listPods();
-  return pods
-    .filter((p) => p.name === inputs.name && (p.gpu?.id ?? candidate.gpuTypeId) === candidate.gpuTypeId && p.status !== "TERMINATED")
-    .sort((a, b) => String(b.createdAt ?? "").localeCompare(String(a.createdAt ?? "")))[0];
-}
-
 /**
- * One create request for one candidate. A POST is never retried blind: after an ambiguous failure we
- * list pods and adopt ours if it exists; only when it provably does not is the POST sent again.
+ * A PATCH sets absolute values, so sending it again is harmless; after an ambiguous answer we still
+ * read the pod first and re-send only what has not been applied.
  */
-async function createForCandidate(
-  client: RunPodClient,
-  inputs: PodInputs,
-  candidate: Candidate,
-  log: (message: string) => void,
-): Promise<ApiPod> {
-  const body = createPodBody(inputs, candidate);
-  for (let attempt = 1; ; attempt += 1) {
+async function patchPod(client: RunPodClient, id: string, body: Record<string, unknown>, log: (m: string) => void): Promise<ApiPod> {
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= 3; attempt += 1) {
     try {
-      return await client.createPod(body);
+      return await client.updatePod(id, body);
     } catch (error) {
       if (!isRunPodError(error) || !error.ambiguous) throw error;
-      log(`create got no clear answer (${error.status ?? error.kind}); checking whether the pod exists before retrying`);
-      for (const waitMs of [1000, 2000, 4000]) {
-        await sleep(waitMs);
-        const adopted = await findCreatedPod(client, inputs, candidate);
-        if (adopted) {
-          log(`found pod ${adopted.id} made by that request; adopting it instead of creating another`);
-          return adopted;
-        }
-      }
-      if (attempt >= 3) throw error;
-      log(`no pod was created; retrying the create (attempt ${attempt + 1} of 3)`);
+      lastError = error;
+      log(`update got no usable answer (${error.status ?? error.kind}); reading the pod to see whether it was applied`);
     }
-  }
-}
-
-async function createPod(
-  client: RunPodClient,
-  inputs: PodInputs,
-  log: (message: string) => void,
-  interrupts: InterruptWatch,
-): Promise<ApiPod> {
-  const skipped: string[] = [];
-  let lastBadRequest: string | undefined;
-  for (const candidate of placementCandidates(inputs)) {
-    if (interrupts.signal) {
-      throw runPodError({ kind: "notReady", message: `Interrupted (${interrupts.signal}) before a pod was placed; nothing was created.` });
-    }
+    await sleep(scaledMs(1000 * attempt));
     try {
-      const pod = await createForCandidate(client, inputs, candidate, log);
-      log(`created pod ${pod.id}: ${describeCandidate(candidate)}${pod.dataCenterId ? ` → ${pod.dataCenterId}` : ""}`);
-      return pod;
-    } catch (error) {
-      if (isKind(error, "badRequest")) {
-        const capacity = CAPACITY_DETAIL.test(error.detail ?? "");
-        skipped.push(`${describeCandidate(candidate)}: ${capacity ? "no capacity" : error.detail ?? "400"}`);
-        if (!capacity) lastBadRequest = error.detail;
-        log(`${describeCandidate(candidate)} unavailable; trying the next candidate`);
-        continue;
-      }
-      if (isKind(error, "forbidden")) {
-        skipped.push(`${describeCandidate(candidate)}: access denied to this pool`);
-        continue;
-      }
-      throw error;
+      const current = await client.getPod(id);
+      if (current && patchApplied(current, body)) return current;
+    } catch {
+      // Unknown whether it applied; the PATCH is safe to send again.
     }
   }
-  throw runPodError({
-    kind: "badRequest",
-    message:
-      `No pod could be placed; every candidate was refused:\n  - ${skipped.join("\n  - ")}\n` +
-      (lastBadRequest
-        ? `RunPod's last answer points at the request itself: ${lastBadRequest}`
-        : "Add GPU types to pod.gpuTypes, allow more data centres (pod.dataCenters: [] means any), or try pod.cloud COMMUNITY."),
-  });
+  throw lastError;
 }
 
 export const podProvider: pulumi.dynamic.ResourceProvider<Record<string, unknown>, PodOutputs> = {
@@ -135,15 +70,23 @@ export const podProvider: pulumi.dynamic.ResourceProvider<Record<string, unknown
     const client = clientFor(this);
     const log = progressLogger(inputs.name);
     const interrupts = watchInterrupts(log);
+    // pod.readyTimeoutMinutes bounds the whole create, placement included.
+    const deadline = Date.now() + inputs.readyTimeoutSeconds * 1000;
     try {
-      const pod = await createPod(client, inputs, log, interrupts);
+      const { pod, ambiguous, preexisting } = await placePod(client, inputs, log, interrupts, deadline);
+      const sweep = async (): Promise<void> => {
+        if (ambiguous) await sweepStrays(client, inputs, preexisting, pod.id, log);
+      };
       let result;
       try {
-        result = await waitUntilReady(client, pod, inputs, log, interrupts);
+        result = await waitUntilReady(client, pod, inputs, log, interrupts, deadline);
       } catch (error) {
         // The wait itself broke (e.g. the key was revoked): never leave the pod we made untracked.
-        return await abandonPod(client, pod, inputs, `waiting failed: ${(error as Error).message}`, log);
+        await sweep();
+        const why = error instanceof Error ? error.message : String(error);
+        return await abandonPod(client, pod, inputs, `waiting failed: ${why}`, log);
       }
+      await sweep();
       if (!result.ready) return await abandonPod(client, result.pod, inputs, result.reason, log);
       return { id: pod.id, outs: podOutputs(inputs, result.pod, pod.gpu?.id) };
     } finally {
@@ -175,7 +118,7 @@ export const podProvider: pulumi.dynamic.ResourceProvider<Record<string, unknown
     let pod = current;
     if (Object.keys(body).length) {
       log(`updating ${Object.keys(body).join(", ")}${diff.resets ? " (the container restarts)" : ""}`);
-      pod = await client.updatePod(id, body);
+      pod = await patchPod(client, id, body, log);
     }
     if (diff.resets) {
       // The pod is already in state: on failure or interrupt it stays there, never deleted by an update.
@@ -183,7 +126,7 @@ export const podProvider: pulumi.dynamic.ResourceProvider<Record<string, unknown
       try {
         const result = await waitUntilReady(client, pod, news, log, interrupts);
         if (!result.ready) {
-          throw partialFailure(id, podOutputs(news, result.pod, olds.gpuTypeId), `Pod ${id} did not come back after the update: ${result.reason}.`);
+          throw partialFailure(id, podOutputs(news, result.pod, olds.gpuTypeId), `Pod ${id} did not come back after the update: ${result.reason}. It stays in the stack state: inspect it, fix the cause and run \`pulumi up\` again, or \`pulumi destroy\` it.`);
         }
         pod = result.pod;
       } finally {

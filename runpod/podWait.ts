@@ -1,10 +1,10 @@
 // Waiting for a pod to really serve, and leaving nothing billed behind when it does not.
 import type { RunPodClient } from "./client";
-import { sleep } from "./client";
-import { isRunPodError, runPodError } from "./errors";
+import { isKind, runPodError } from "./errors";
 import { podOutputs, podReadiness } from "./podLogic";
 import type { InterruptWatch } from "./interrupts";
 import type { ApiPod, PodInputs, PodOutputs } from "./schemas";
+import { scaledMs, sleep } from "./timing";
 
 /** After a log event, wait this long for the burst of lines to settle, then poll once. */
 const EVENT_SETTLE_MS = 250;
@@ -24,7 +24,7 @@ function eventWaker() {
     sleep(ms: number): Promise<void> {
       if (pending) {
         pending = false;
-        ms = Math.min(ms, EVENT_SETTLE_MS);
+        ms = Math.min(ms, scaledMs(EVENT_SETTLE_MS));
       }
       return new Promise((resolve) => {
         const timer = setTimeout(() => {
@@ -34,7 +34,7 @@ function eventWaker() {
         wake = () => {
           wake = undefined;
           clearTimeout(timer);
-          setTimeout(resolve, EVENT_SETTLE_MS);
+          setTimeout(resolve, scaledMs(EVENT_SETTLE_MS));
         };
       });
     },
@@ -52,15 +52,16 @@ type PollPhase = "starting" | "finishing";
  * 2 s for 20 s, then backs off to 30 s.
  */
 function nextDelayMs(previousMs: number, phase: PollPhase, phaseMs: number, eventsLive: boolean): number {
-  if (phase === "finishing") return phaseMs < 20_000 ? 2000 : Math.min(Math.max(previousMs * 2, 2000), 30_000);
-  if (eventsLive) return Math.min(Math.max(previousMs * 2, 5000), 60_000);
-  return Math.min(Math.max(previousMs * 2, 1000), 30_000);
+  const s = scaledMs;
+  if (phase === "finishing") return phaseMs < s(20_000) ? s(2000) : Math.min(Math.max(previousMs * 2, s(2000)), s(30_000));
+  if (eventsLive) return Math.min(Math.max(previousMs * 2, s(5000)), s(60_000));
+  return Math.min(Math.max(previousMs * 2, s(1000)), s(30_000));
 }
 
 /**
- * Polls until the pod is ready, fails, or `readyTimeoutSeconds` pass, following the pod's log stream
- * to poll as soon as something happens. Transient API failures while polling are logged and polling
- * goes on until the deadline.
+ * Polls until the pod is ready, fails, or the deadline (by default `readyTimeoutSeconds` from now)
+ * passes, following the pod's log stream to poll as soon as something happens. Transient API failures
+ * while polling are logged and polling goes on until the deadline.
  */
 export async function waitUntilReady(
   client: RunPodClient,
@@ -68,6 +69,7 @@ export async function waitUntilReady(
   inputs: PodInputs,
   log: (message: string) => void,
   interrupts: InterruptWatch,
+  deadline: number = Date.now() + inputs.readyTimeoutSeconds * 1000,
 ): Promise<WaitResult> {
   const waker = eventWaker();
   const logs = client.followLogs(first.id, (source, line) => {
@@ -76,7 +78,7 @@ export async function waitUntilReady(
   });
   interrupts.onInterrupt(() => waker.notify());
   try {
-    return await pollUntilReady(client, first, inputs, log, {
+    return await pollUntilReady(client, first, inputs, log, deadline, {
       pause: (ms) => waker.sleep(ms),
       eventsLive: () => logs.isLive(),
       interrupted: () => interrupts.signal,
@@ -91,10 +93,10 @@ async function pollUntilReady(
   first: ApiPod,
   inputs: PodInputs,
   log: (message: string) => void,
+  deadline: number,
   hooks: { pause: (ms: number) => Promise<void>; eventsLive: () => boolean; interrupted: () => string | undefined },
 ): Promise<WaitResult> {
   const started = Date.now();
-  const deadline = started + inputs.readyTimeoutSeconds * 1000;
   let pod = first;
   let lastReason = "";
   let delay = 0;
@@ -138,7 +140,8 @@ async function pollUntilReady(
       if (!latest) return { ready: false, pod, reason: "the pod disappeared while starting (deleted outside Pulumi?)" };
       pod = latest;
     } catch (error) {
-      if (!isRunPodError(error) || error.kind === "unauthorized" || error.kind === "forbidden") throw error;
+      // Only transient failures are waited out; a refusal (401, 403, 405, 410, …) will not heal.
+      if (!isKind(error, "server", "network", "timeout", "rateLimited", "unexpected")) throw error;
       log(`status check failed (${error.kind}); still waiting`);
     }
   }
@@ -166,13 +169,13 @@ export async function abandonPod(
         break;
       } catch (error) {
         cleanupError = error;
-        if (attempt < 3) await sleep(1000 * attempt);
+        if (attempt < 3) await sleep(scaledMs(1000 * attempt));
       }
     }
     if (cleanupError === null) {
       throw runPodError({
         kind: "notReady",
-        message: `Pod ${pod.id} did not become ready: ${reason}. It was terminated, so nothing is left running or billed.`,
+        message: `Pod ${pod.id} did not become ready: ${reason}. It was terminated, so nothing is left running or billed; fix the cause, then run \`pulumi up\` again.`,
       });
     }
     throw partialFailure(

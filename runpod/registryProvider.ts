@@ -1,7 +1,7 @@
 // The `runpod:Registry` dynamic provider: container registry credentials (`/v2/registries`).
 // v2 has no PATCH for them, so any change replaces the credential; the password is write-only at RunPod.
 import type * as pulumi from "@pulumi/pulumi";
-import { sleep } from "./client";
+import { scaledMs, sleep } from "./timing";
 import { isRunPodError } from "./errors";
 import { clientFor, configureProvider, progressLogger } from "./providerSettings";
 import { registryInputsSchema, UNKNOWN_VALUE, type RegistryOutputs } from "./schemas";
@@ -46,7 +46,7 @@ export const registryProvider: pulumi.dynamic.ResourceProvider<Record<string, un
     } catch (error) {
       if (!isRunPodError(error) || !error.ambiguous) throw error;
       // Never re-POST blind: a registry with our unique name means the failed request did create it.
-      await sleep(1000);
+      await sleep(scaledMs(1000));
       const existing = (await client.listRegistries()).find((r) => r.name === inputs.name);
       if (!existing) throw error;
       progressLogger(inputs.name)(`adopting registry credential ${existing.id} made by a request that failed in transit`);

@@ -8,78 +8,97 @@ export const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 export const DEFAULT_API_URL = "https://api.runpod.io/v2";
 
-/** RunPod's problem+json error body. */
+// Response schemas follow RunPod's v2 OpenAPI document (runpod/docs api-reference-v2/openapi.json,
+// newest stored version): members the spec requires are required, optional ones optional, and
+// unknown members are ignored (`loose`), so a body the spec allows always parses.
+
+/** RunPod's problem+json error body (ErrorResponse: title, status, detail required; errors optional). */
 export function problemSchema() {
   return z
     .object({
-      title: z.string().optional(),
-      status: z.number().int().optional(),
-      detail: z.string().optional(),
+      title: z.string(),
+      status: z.number().int(),
+      detail: z.string(),
       errors: z.array(z.string()).optional(),
     })
     .loose();
 }
 
+/** PodRuntimePort: every member is optional in the spec. */
 function runtimePortSchema() {
   return z
     .object({
-      private: z.number().int(),
+      private: z.number().int().optional(),
       public: z.number().int().nullable().optional(),
-      type: z.string(),
+      type: z.string().optional(),
       ip: z.string().nullable().optional(),
     })
     .loose();
 }
 
+/** PodSshEndpoint: host, port, username, command all required. */
 function sshEndpointSchema() {
   return z.object({ host: z.string(), port: z.number().int(), username: z.string(), command: z.string() }).loose();
 }
 
-/** The v2 Pod, tolerant of extra keys and of the live deviations (RUNNING with `runtime: null`). */
-export function podSchema() {
+/** GpuConfig of a Pod: `id`, `vcpuCount`, `memory` required; `count` optional (default 1). */
+function podGpuSchema() {
+  return z
+    .object({ id: z.string(), count: z.number().int().optional(), vcpuCount: z.number(), memory: z.number() })
+    .loose();
+}
+
+function mountsSchema() {
   return z
     .object({
-      id: z.string().min(1),
-      name: z.string(),
-      status: z.enum(["PROVISIONING", "STARTING", "RUNNING", "EXITED", "ERROR", "TERMINATED"]),
-      actions: z.array(z.string()).optional(),
-      image: z.string().nullable().optional(),
-      args: z.string().nullable().optional(),
-      disk: z.number().nullable().optional(),
-      mounts: z
-        .object({
-          persistent: z.object({ size: z.number(), path: z.string() }).loose().nullable().optional(),
-          network: z.array(z.object({ volumeId: z.string(), path: z.string() }).loose()).nullable().optional(),
-        })
-        .loose()
-        .nullable()
-        .optional(),
-      ports: z.array(z.string()).nullable().optional(),
-      env: z.record(z.string(), z.string()).nullable().optional(),
-      registry: z.string().nullable().optional(),
-      cloud: z.string().nullable().optional(),
-      dataCenterId: z.string().nullable().optional(),
-      cudaVersion: z.string().nullable().optional(),
-      gpu: z.object({ id: z.string(), count: z.number().int() }).loose().nullable().optional(),
-      ssh: z
-        .object({ proxy: sshEndpointSchema().nullable().optional(), direct: sshEndpointSchema().nullable().optional() })
-        .loose()
-        .nullable()
-        .optional(),
-      cost: z.number().nullable().optional(),
-      locked: z.boolean().nullable().optional(),
-      runtime: z
-        .object({ uptime: z.number().optional(), ports: z.array(runtimePortSchema()).nullable().optional() })
-        .loose()
-        .nullable()
-        .optional(),
-      // Timestamps arrive with a variable number of fraction digits; keep them as strings.
-      createdAt: z.string().nullable().optional(),
-      startedAt: z.string().nullable().optional(),
+      persistent: z.object({ size: z.number().int(), path: z.string() }).loose().optional(),
+      network: z.array(z.object({ volumeId: z.string(), path: z.string() }).loose()).optional(),
     })
     .loose();
 }
 
+/** PodRuntime: every member optional; `null` when the pod is not RUNNING. */
+function podRuntimeSchema() {
+  return z.object({ uptime: z.number().int().optional(), ports: z.array(runtimePortSchema()).optional() }).loose();
+}
+
+/**
+ * The v2 Pod with exactly the spec's required members. Live pods read RUNNING with `runtime: null`
+ * for a while; the schema allows that because the spec does (runtime is PodRuntime or null).
+ */
+export function podSchema() {
+  return z
+    .object({
+      id: z.string(),
+      name: z.string(),
+      status: z.enum(["PROVISIONING", "STARTING", "RUNNING", "EXITED", "ERROR", "TERMINATED"]),
+      // PodAction values; not read here, so a new action does not make a pod unreadable.
+      actions: z.array(z.string()),
+      image: z.string(),
+      args: z.string(),
+      disk: z.number().int(),
+      mounts: mountsSchema(),
+      ports: z.array(z.string()),
+      env: z.record(z.string(), z.string()),
+      registry: z.string().nullable(),
+      cloud: z.enum(["SECURE", "COMMUNITY"]),
+      dataCenterId: z.string().nullable(),
+      cudaVersion: z.string().nullable(),
+      gpu: podGpuSchema().optional(),
+      ssh: z.object({ proxy: sshEndpointSchema().nullable(), direct: sshEndpointSchema().nullable() }).loose(),
+      template: z.string().nullable(),
+      cost: z.number(),
+      locked: z.boolean(),
+      runtime: podRuntimeSchema().nullable(),
+      // date-time strings arrive with a variable number of fraction digits; kept as strings.
+      createdAt: z.string(),
+      startedAt: z.string().nullable(),
+      globalNetworking: z.object({ enabled: z.boolean() }).loose(),
+    })
+    .loose();
+}
+
+/** ListPodsResponse: `pods` required. Later API versions page the list; `pagination` is followed when sent. */
 export function podListSchema() {
   return z
     .object({
@@ -95,7 +114,7 @@ export function logEventSchema() {
 }
 
 export function registrySchema() {
-  return z.object({ id: z.string().min(1), name: z.string() }).loose();
+  return z.object({ id: z.string(), name: z.string() }).loose();
 }
 
 export function registryListSchema() {

@@ -31,6 +31,8 @@ async function waitFor(emu: RunPodEmulator, id: string, pred: (p: EmulatedPod) =
 const body = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   name: "sd", image: "runpod/pytorch:2.4", gpu: { id: "NVIDIA GeForce RTX 4090", count: 1 }, ports: ["8188/http", "22/tcp"], disk: 40, ...extra,
 });
+const POD_REQUIRED = ["id", "name", "status", "actions", "image", "args", "disk", "mounts", "ports", "env", "registry", "cloud", "dataCenterId",
+  "cudaVersion", "ssh", "template", "cost", "locked", "runtime", "createdAt", "startedAt", "globalNetworking"];
 function assertProblem(r: Reply, status: number): Record<string, unknown> {
   assert.equal(r.status, status, r.text);
   assert.match(r.headers.get("content-type") ?? "", /^application\/problem\+json/);
@@ -107,7 +109,9 @@ describe("RunPod v2 emulator", function () {
     assert.equal(p.runtime, null);
     assert.equal(p.ssh.direct, null);
     assert.equal(p.cost, 0.69);
-    assert.deepEqual(p.gpu, { id: "NVIDIA GeForce RTX 4090", count: 1 });
+    assert.deepEqual(p.gpu, { id: "NVIDIA GeForce RTX 4090", count: 1, vcpuCount: 6, memory: 41 });
+    // Every member the spec's Pod schema requires (openapi.json, components.schemas.Pod.required).
+    for (const member of POD_REQUIRED) assert.ok(member in rec(r.body), `create answer lacks required member ${member}`);
     assert.match(p.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     assert.equal(p.template, null);
     assert.deepEqual(p.mounts, {});
@@ -223,6 +227,43 @@ describe("RunPod v2 emulator", function () {
     assert.equal((await call(emu, "GET", "/pods")).status, 200);
     await sleep(300);
     assert.deepEqual(emu.calls.map((c) => c.status).slice(-3), [200, 503, 200]);
+  });
+
+  it("CreateGpuConfig placement filters: minRamPerGpu / minVcpuCountPerGpu (integers >= 1); gpu.vcpuCount and gpu.memory are totals", async () => {
+    const r = await call(emu, "POST", "/pods", body({ gpu: { id: "NVIDIA L40S", count: 2, minRamPerGpu: 32, minVcpuCountPerGpu: 4 } }));
+    assert.equal(r.status, 201, r.text);
+    assert.deepEqual(asPod(r.body).gpu, { id: "NVIDIA L40S", count: 2, vcpuCount: 24, memory: 124 });
+    const t = assertProblem(await call(emu, "POST", "/pods", body({ gpu: { id: "NVIDIA L40S", minRamPerGpu: 0, minVcpuCountPerGpu: 1.5 } })), 422);
+    assert.deepEqual((t.errors as string[]).sort(), ["$.gpu.minRamPerGpu: must be >= 1 but found 0", "$.gpu.minVcpuCountPerGpu: got number, want integer"]);
+    assert.equal(assertProblem(await call(emu, "POST", "/pods", body({ gpu: { id: "NVIDIA L40S", minRamPerGpu: 512 } })), 400).detail, CAPACITY);
+  });
+
+  it("a symmetric tcp port (>= 70000) keeps the requested port as private and gets a public one", async () => {
+    const p = asPod((await call(emu, "POST", "/pods", body({ ports: ["8188/http", "70000/tcp", "22/tcp"] }))).body);
+    const run = await waitFor(emu, p.id, (x) => x.runtime !== null);
+    const sym = run.runtime?.ports.find((x) => x.private === 70000);
+    assert.equal(sym?.type, "tcp");
+    assert.ok(sym?.public !== null && sym !== undefined && sym.public >= 10000 && sym.public <= 65535);
+    assert.ok(run.runtime?.ports.some((x) => x.private === 22 && x.type === "tcp"));
+  });
+
+  it("faults: a 201 cut short or missing members, and a connection reset after the pod was made", async () => {
+    emu.inject({ method: "POST", path: /^\/v2\/pods$/, truncateBody: 0.4 });
+    const cut = await call(emu, "POST", "/pods", body({ name: "cut" }));
+    assert.equal(cut.status, 201);
+    assert.throws(() => { JSON.parse(cut.text); });
+    assert.equal(emu.livePods().filter((p) => p.name === "cut").length, 1, "the pod exists although its answer was cut");
+    emu.inject({ method: "POST", path: /^\/v2\/pods$/, dropMembers: ["id", "gpu.vcpuCount"] });
+    const partial = rec((await call(emu, "POST", "/pods", body({ name: "partial" }))).body);
+    assert.ok(!("id" in partial));
+    assert.ok(!("vcpuCount" in rec(partial.gpu)));
+    assert.equal(partial.name, "partial");
+    emu.inject({ method: "POST", path: /^\/v2\/pods$/, reset: true, applyFirst: true });
+    await assert.rejects(call(emu, "POST", "/pods", body({ name: "reset" })));
+    assert.equal(emu.livePods().filter((p) => p.name === "reset").length, 1);
+    emu.inject({ method: "GET", path: /^\/v2\/pods$/, reset: true });
+    await assert.rejects(call(emu, "GET", "/pods"));
+    assert.equal((await call(emu, "GET", "/pods")).status, 200);
   });
 
   it("logs: SSE narrates status transitions", async () => {

@@ -11,6 +11,12 @@ export interface FaultSpec {
   method?: string; path?: RegExp; status?: number; times?: number; applyFirst?: boolean; hangMs?: number;
   retryAfter?: number;
   detail?: string; // extension: problem `detail` for the injected status (default per status)
+  /** Drop the connection without answering (after processing the request when applyFirst is set). */
+  reset?: boolean;
+  /** A 2xx answer is sent cut short: only this fraction (0–1) of its JSON text. */
+  truncateBody?: number;
+  /** A 2xx answer is sent without these members (dotted paths, e.g. "id", "gpu.vcpuCount"). */
+  dropMembers?: string[];
 }
 export interface EmulatorOptions {
   apiKey?: string; timings?: Partial<EmulatorTimings>; stock?: StockEntry[]; rateLimitPerMinute?: number; balance?: number;
@@ -29,7 +35,7 @@ export interface PodMounts { persistent?: { size: number; path: string }; networ
 export interface EmulatedPod {
   id: string; name: string; status: PodStatus; actions: PodAction[];
   image: string; args: string; disk: number; mounts: PodMounts; ports: string[]; env: Record<string, string>; registry: string | null;
-  cloud: "SECURE" | "COMMUNITY"; dataCenterId: string | null; cudaVersion: string | null; gpu?: { id: string; count: number };
+  cloud: "SECURE" | "COMMUNITY"; dataCenterId: string | null; cudaVersion: string | null; gpu?: { id: string; count: number; vcpuCount: number; memory: number };
   ssh: { proxy: PodSshEndpoint | null; direct: PodSshEndpoint | null }; template: string | null; cost: number; locked: boolean;
   runtime: PodRuntime | null; createdAt: string; startedAt: string | null;
   globalNetworking: { enabled: boolean; ip?: string; internalDns?: string };
@@ -38,15 +44,19 @@ export interface EmulatedPod {
 // ---------------------------------------------------------------- fixtures
 const CAPACITY = "There are no longer any instances available with the requested specifications. Please refresh and try again.";
 type Cloud = "SECURE" | "COMMUNITY";
-interface GpuFixture { id: string; name: string; pool: string | null; memory: number; price: Record<Cloud, number>; maxCount: Record<Cloud, number> }
-const gpuFx = (id: string, name: string, pool: string, memory: number, secure: number, community: number): GpuFixture =>
-  ({ id, name, pool, memory, price: { SECURE: secure, COMMUNITY: community }, maxCount: { SECURE: 8, COMMUNITY: 8 } });
+// host: the vCPUs and system RAM (GB) a host gives per GPU, reported as Pod gpu.vcpuCount / gpu.memory.
+interface GpuFixture {
+  id: string; name: string; pool: string | null; memory: number; price: Record<Cloud, number>; maxCount: Record<Cloud, number>;
+  host: { vcpuPerGpu: number; ramPerGpu: number };
+}
+const gpuFx = (id: string, name: string, pool: string, memory: number, secure: number, community: number, vcpuPerGpu: number, ramPerGpu: number): GpuFixture =>
+  ({ id, name, pool, memory, price: { SECURE: secure, COMMUNITY: community }, maxCount: { SECURE: 8, COMMUNITY: 8 }, host: { vcpuPerGpu, ramPerGpu } });
 const GPUS: GpuFixture[] = [
-  gpuFx("NVIDIA GeForce RTX 4090", "RTX 4090", "ADA_24", 24, 0.69, 0.34),
-  gpuFx("NVIDIA L40S", "L40S", "ADA_48_PRO", 48, 0.86, 0.79),
-  gpuFx("NVIDIA RTX 6000 Ada Generation", "RTX 6000 Ada", "ADA_48_PRO", 48, 0.77, 0.74),
-  gpuFx("NVIDIA A100 80GB PCIe", "A100 PCIe", "AMPERE_80", 80, 1.64, 1.19),
-  gpuFx("NVIDIA H100 80GB HBM3", "H100 SXM", "HOPPER_141", 80, 2.99, 2.69),
+  gpuFx("NVIDIA GeForce RTX 4090", "RTX 4090", "ADA_24", 24, 0.69, 0.34, 6, 41),
+  gpuFx("NVIDIA L40S", "L40S", "ADA_48_PRO", 48, 0.86, 0.79, 12, 62),
+  gpuFx("NVIDIA RTX 6000 Ada Generation", "RTX 6000 Ada", "ADA_48_PRO", 48, 0.77, 0.74, 10, 62),
+  gpuFx("NVIDIA A100 80GB PCIe", "A100 PCIe", "AMPERE_80", 80, 1.64, 1.19, 8, 117),
+  gpuFx("NVIDIA H100 80GB HBM3", "H100 SXM", "HOPPER_141", 80, 2.99, 2.69, 20, 125),
 ];
 interface DcFixture { id: string; region: string; country: string; networkVolumeTypes: string[]; compliance: string[]; globalNetwork: boolean; ip: string; cuda: string }
 const DCS: DcFixture[] = [
@@ -78,7 +88,8 @@ const CONTAINER: Record<string, Sch> = {
 };
 const CREATE: Record<string, Sch> = { ...CONTAINER,
   cloud: { t: "str", en: ["SECURE", "COMMUNITY"] }, dataCenterIds: { t: "arr", items: S }, startSsh: { t: "bool" }, startJupyter: { t: "bool" },
-  gpu: { t: "obj", req: ["id"], props: { id: S, count: { t: "int", min: 1 }, allowedCudaVersions: { t: "arr", items: { t: "str", pat: CUDA_RE } }, minCudaVersion: { t: "str", pat: CUDA_RE } } },
+  gpu: { t: "obj", req: ["id"], props: { id: S, count: { t: "int", min: 1 }, allowedCudaVersions: { t: "arr", items: { t: "str", pat: CUDA_RE } }, minCudaVersion: { t: "str", pat: CUDA_RE },
+    minRamPerGpu: { t: "int", min: 1 }, minVcpuCountPerGpu: { t: "int", min: 1 } } }, // CreateGpuConfig placement filters
   cpu: { t: "obj", req: ["id", "vcpuCount"], props: { id: { t: "str", min: 1 }, vcpuCount: { t: "int", min: 2 } } },
 };
 const UPDATE: Sch = { t: "obj", props: { ...CONTAINER, locked: { t: "bool" } } };
@@ -161,12 +172,14 @@ const ACTIONS: Record<PodStatus, PodAction[]> = {
 interface CreateBody {
   name: string; image?: string; args?: string; disk?: number; env?: Record<string, string>; ports?: string[]; registry?: string | null;
   mounts?: PodMounts; globalNetworking?: boolean; templateId?: string; cloud?: Cloud; dataCenterIds?: string[]; startSsh?: boolean; startJupyter?: boolean;
-  gpu?: { id: string; count?: number; allowedCudaVersions?: string[]; minCudaVersion?: string }; cpu?: { id: string; vcpuCount: number };
+  gpu?: { id: string; count?: number; allowedCudaVersions?: string[]; minCudaVersion?: string; minRamPerGpu?: number; minVcpuCountPerGpu?: number };
+  cpu?: { id: string; vcpuCount: number };
 }
 type UpdateBody = Partial<Omit<CreateBody, "cloud" | "dataCenterIds" | "startSsh" | "startJupyter" | "gpu" | "cpu">> & { locked?: boolean };
 interface Slot { e: StockEntry; left: number }
 interface LogEntry { seq: number; ts: string; source: "system" | "container"; line: string }
-interface Meta { price: number; timer?: NodeJS.Timeout; boot?: "ERROR" | "EXITED" | "hang"; runtimeAt: number; slot?: Slot; gn?: boolean; logs: LogEntry[]; streams: Map<http.ServerResponse, string | undefined> }
+type Boot = "ERROR" | "EXITED" | "hang" | { slowMs: number };
+interface Meta { price: number; timer?: NodeJS.Timeout; boot?: Boot; runtimeAt: number; slot?: Slot; gn?: boolean; logs: LogEntry[]; streams: Map<http.ServerResponse, string | undefined> }
 interface Ctx { method: string; params: string[]; query: Record<string, string>; body: unknown; headers: http.IncomingHttpHeaders }
 interface Result { status: number; json?: unknown; sse?: { meta: Meta; backlog: LogEntry[]; source?: string } }
 type Handler = (c: Ctx) => Result;
@@ -193,7 +206,7 @@ export class RunPodEmulator {
   private readonly meta = new Map<string, Meta>();
   private readonly regs = new Map<string, { id: string; name: string; username: string; password: string }>();
   private sshKeys: string[] = [];
-  private nextBoot?: "ERROR" | "EXITED" | "hang";
+  private nextBoot?: Boot;
   private readonly windows: Window[];
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly sockets = new Set<Socket>();
@@ -248,8 +261,14 @@ export class RunPodEmulator {
   setTimings(t: Partial<EmulatorTimings>): void { this.timings = { ...this.timings, ...t }; }
   setBalance(usd: number): void { this.balance = usd; }
   inject(fault: FaultSpec): void { this.faults.push({ f: fault, left: fault.times ?? 1 }); }
+  /** Injected faults that have not fired yet (counting each remaining `times`). */
+  pendingFaults(): number { return this.faults.reduce((n, q) => n + q.left, 0); }
   failNextBoot(status: "ERROR" | "EXITED"): void { this.nextBoot = status; }
   hangBoot(): void { this.nextBoot = "hang"; }
+  /** The next created pod takes `ms` (instead of startMs) from STARTING to RUNNING. */
+  slowNextBoot(ms: number): void { this.nextBoot = { slowMs: ms }; }
+  /** Every pod ever created, terminated ones included (to count duplicates). */
+  allPods(): EmulatedPod[] { return [...this.pods.values()].map((p) => this.refresh(p)); }
   podById(id: string): EmulatedPod | undefined { const p = this.pods.get(id); if (p) this.refresh(p); return p; }
   livePods(): EmulatedPod[] { return [...this.pods.values()].filter((p) => p.status !== "TERMINATED").map((p) => this.refresh(p)); }
   terminateOutOfBand(id: string): void { const p = this.pods.get(id); if (p && p.status !== "TERMINATED") this.terminate(p); }
@@ -353,11 +372,32 @@ export class RunPodEmulator {
     };
     const applied = fault.applyFirst ? run() : undefined;
     const finish = (): void => {
+      if (fault.reset) { rec.status = 0; res.socket?.destroy(); return; }
       const inj = injected();
       if (inj) return fail(inj);
-      respond(applied ?? run());
+      const r = applied ?? run();
+      if (!(r instanceof HttpError) && r.json !== undefined && r.status < 300 && (fault.truncateBody !== undefined || fault.dropMembers)) {
+        return this.sendMangled(res, rec, r, hdr, fault);
+      }
+      respond(r);
     };
     if (fault.hangMs) this.later(fault.hangMs, finish); else finish();
+  }
+
+  /** A 2xx answer cut short or missing members: what a proxy or an API change can do to a create's answer. */
+  private sendMangled(res: http.ServerResponse, rec: RecordedCall, r: Result, headers: Record<string, string>, fault: FaultSpec): void {
+    const json: unknown = structuredClone(r.json);
+    for (const member of fault.dropMembers ?? []) {
+      const keys = member.split(".");
+      let at: unknown = json;
+      for (const k of keys.slice(0, -1)) at = isObj(at) ? at[k] : undefined;
+      if (isObj(at)) delete at[keys[keys.length - 1] ?? ""];
+    }
+    let text = JSON.stringify(json);
+    if (fault.truncateBody !== undefined) text = text.slice(0, Math.floor(text.length * Math.min(1, Math.max(0, fault.truncateBody))));
+    rec.status = r.status;
+    if (res.destroyed || res.headersSent) return;
+    res.writeHead(r.status, { ...headers, "content-type": "application/json" }).end(text);
   }
 
   private problem(e: HttpError): Record<string, unknown> {
@@ -431,6 +471,8 @@ export class RunPodEmulator {
     if (!b.gpu || !gt) throw bad(CAPACITY); // unknown GPU id, and CPU pods (no CPU flavours are emulated)
     const count = b.gpu.count ?? 1;
     if (count > gt.maxCount[cloud]) throw bad(`gpu.count ${count} exceeds the maximum of ${gt.maxCount[cloud]} for ${gt.id} on ${cloud} cloud`);
+    // minRamPerGpu / minVcpuCountPerGpu filter hosts; no emulated host of this GPU type offers more than its fixture.
+    if ((b.gpu.minRamPerGpu ?? 0) > gt.host.ramPerGpu || (b.gpu.minVcpuCountPerGpu ?? 0) > gt.host.vcpuPerGpu) throw bad(CAPACITY);
     if (b.globalNetworking && dcIds.length && !dcIds.some((d) => DCS.find((x) => x.id === d)?.globalNetwork)) throw bad("global networking is not available in the requested data centers");
     const price = round(gt.price[cloud] * count);
     if (this.balance < price) throw new HttpError(402, "insufficient balance");
@@ -453,7 +495,7 @@ export class RunPodEmulator {
     const pod: EmulatedPod = {
       id, name: b.name, status: "PROVISIONING", actions: ACTIONS.PROVISIONING, image: b.image ?? "", args: b.args ?? "", disk: b.disk ?? 50,
       mounts: structuredClone(mounts), ports: [...(b.ports ?? [])], env, registry: b.registry ?? null, cloud, dataCenterId: dc.id, cudaVersion: dc.cuda,
-      gpu: { id: gt.id, count }, ssh: { proxy: { host: "ssh.runpod.io", port: 22, username: user, command: `ssh ${user}@ssh.runpod.io` }, direct: null },
+      gpu: { id: gt.id, count, vcpuCount: gt.host.vcpuPerGpu * count, memory: gt.host.ramPerGpu * count }, ssh: { proxy: { host: "ssh.runpod.io", port: 22, username: user, command: `ssh ${user}@ssh.runpod.io` }, direct: null },
       template: null, cost: price, locked: false, runtime: null, createdAt: nowIso(), startedAt: null, globalNetworking: { enabled: b.globalNetworking ?? false },
     };
     const m: Meta = { price, runtimeAt: 0, slot, logs: [], streams: new Map(), boot: this.nextBoot };
@@ -479,7 +521,8 @@ export class RunPodEmulator {
     if (pull) this.log(m, "system", `pulling image ${p.image}`, `image ${p.image} pulled`);
     this.log(m, "system", "container created");
     if (m.boot === "hang") return;
-    m.timer = this.later(this.timings.startMs, () => {
+    const startMs = typeof m.boot === "object" ? m.boot.slowMs : this.timings.startMs;
+    m.timer = this.later(startMs, () => {
       const boot = m.boot;
       m.boot = undefined;
       if (boot === "ERROR" || boot === "EXITED") {
@@ -506,7 +549,9 @@ export class RunPodEmulator {
     const ports: PodRuntimePort[] = p.ports.map((s) => {
       const [num, type] = s.split("/");
       const priv = Number(num), pub = draw();
-      return type === "tcp" ? { private: priv > 70000 ? pub : priv, public: pub, type: "tcp", ip: tcpIp } : { private: priv, public: pub, type: "http", ip: httpIp };
+      // A tcp port of 70000 or more asks for a symmetric mapping: the entry keeps the requested port as
+      // `private`, and the container learns the public one (RUNPOD_TCP_PORT_<n>) to listen on.
+      return type === "tcp" ? { private: priv, public: pub, type: "tcp", ip: tcpIp } : { private: priv, public: pub, type: "http", ip: httpIp };
     });
     m.runtimeAt = Date.now();
     p.startedAt = nowIso();

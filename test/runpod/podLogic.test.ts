@@ -8,12 +8,37 @@ function inputs(overrides: Partial<PodInputs> = {}): PodInputs {
 }
 
 function apiPod(overrides: Partial<ApiPod> = {}): ApiPod {
-  const pod: ApiPod = { id: "pod1", name: "p", status: "RUNNING", runtime: null, ...overrides };
+  // Every member the spec requires of a Pod, as the API reports a fresh RUNNING pod.
+  const pod: ApiPod = {
+    id: "pod1",
+    name: "p",
+    status: "RUNNING",
+    actions: ["stop", "restart", "terminate"],
+    image: "img:1",
+    args: "",
+    disk: 50,
+    mounts: {},
+    ports: [],
+    env: {},
+    registry: null,
+    cloud: "SECURE",
+    dataCenterId: null,
+    cudaVersion: "12.4",
+    ssh: { proxy: null, direct: null },
+    template: null,
+    cost: 0.5,
+    locked: false,
+    runtime: null,
+    createdAt: "2026-08-20T06:16:19.436Z",
+    startedAt: null,
+    globalNetworking: { enabled: false },
+    ...overrides,
+  };
   return pod;
 }
 
 function outputsOf(i: PodInputs, gpu = "A", dc: string | null = "EU-RO-1"): PodOutputs {
-  return podOutputs(i, apiPod({ gpu: { id: gpu, count: i.gpuCount }, dataCenterId: dc, env: i.env }));
+  return podOutputs(i, apiPod({ gpu: { id: gpu, count: i.gpuCount, vcpuCount: 8, memory: 62 }, dataCenterId: dc, env: i.env }));
 }
 
 describe("pod rules", () => {

@@ -97,6 +97,16 @@ for (const form of forms) {
     let pod: PodProvider;
     let registry: RegistryProvider;
 
+    // The provider's own pauses (lookups, backoff, polling) at a fifth: same code paths, faster suite.
+    let savedScale: string | undefined;
+    before(() => {
+      savedScale = process.env.RUNPOD_PROVIDER_DELAY_SCALE;
+      process.env.RUNPOD_PROVIDER_DELAY_SCALE = "0.2";
+    });
+    after(() => {
+      if (savedScale === undefined) delete process.env.RUNPOD_PROVIDER_DELAY_SCALE;
+      else process.env.RUNPOD_PROVIDER_DELAY_SCALE = savedScale;
+    });
     beforeEach(async () => {
       emulator = await RunPodEmulator.start({ timings: { provisionMs: 150, startMs: 150, runtimeNullMs: 0 } });
       ({ pod, registry } = await form.load(emulator));
@@ -228,6 +238,74 @@ for (const form of forms) {
       } finally {
         delete process.env.RUNPOD_HTTP_TIMEOUT_MS;
       }
+    });
+
+    it("adopts the pod a 201 with a truncated body made, and leaves exactly one pod", async () => {
+      emulator.inject({ method: "POST", path: /^\/v2\/pods$/, truncateBody: 0.5 });
+      const { id, outs } = await created(pod, await checked(pod, podInputs()));
+      assert.equal(postsTo(emulator, /^\/v2\/pods$/), 1, "an accepted create is never sent again");
+      assert.deepEqual(emulator.livePods().map((p) => p.id), [id]);
+      assert.equal(outs.status, "RUNNING");
+    });
+
+    serializedOnly("adopts by name the pod a 201 without an id made", async () => {
+      emulator.inject({ method: "POST", path: /^\/v2\/pods$/, dropMembers: ["id"] });
+      const { id } = await created(pod, await checked(pod, podInputs()));
+      assert.equal(postsTo(emulator, /^\/v2\/pods$/), 1);
+      assert.deepEqual(emulator.livePods().map((p) => p.id), [id]);
+    });
+
+    serializedOnly("adopts by the id it still carried a pod whose 201 lacks required members", async () => {
+      emulator.inject({ method: "POST", path: /^\/v2\/pods$/, dropMembers: ["ssh", "gpu.vcpuCount", "runtime"] });
+      const { id } = await created(pod, await checked(pod, podInputs()));
+      assert.equal(postsTo(emulator, /^\/v2\/pods$/), 1);
+      assert.deepEqual(emulator.livePods().map((p) => p.id), [id]);
+      assert.ok(emulator.calls.some((c) => c.method === "GET" && c.path === `/v2/pods/${id}`));
+    });
+
+    serializedOnly("takes answers the spec allows: no gpu.count, runtime ports with members missing", async () => {
+      emulator.inject({ method: "POST", path: /^\/v2\/pods$/, dropMembers: ["gpu.count"] });
+      const { id } = await created(pod, await checked(pod, podInputs()));
+      assert.equal(emulator.calls.filter((c) => c.method === "GET" && c.path === "/v2/pods").length, 1, "no lookup: the answer was usable");
+      assert.deepEqual(emulator.livePods().map((p) => p.id), [id]);
+    });
+
+    serializedOnly("terminates the pod an unreadable 201 named when it cannot be read back, and says so", async () => {
+      // The create answer and every read of the pod lack a member the spec requires.
+      emulator.inject({ method: "POST", path: /^\/v2\/pods$/, dropMembers: ["locked"] });
+      emulator.inject({ method: "GET", path: /^\/v2\/pods/, dropMembers: ["locked"], times: 1000 });
+      const scale = process.env.RUNPOD_PROVIDER_DELAY_SCALE;
+      process.env.RUNPOD_PROVIDER_DELAY_SCALE = "0.05"; // the lookups span 31 s at full scale
+      const error = await rejection(pod.create(await checked(pod, podInputs()))).finally(() => {
+        process.env.RUNPOD_PROVIDER_DELAY_SCALE = scale;
+      });
+      assert.match(error.message, /accepted the create/);
+      assert.match(error.message, /was terminated, so nothing is left billed/);
+      assert.equal(emulator.livePods().length, 0);
+      assert.equal(postsTo(emulator, /^\/v2\/pods$/), 1);
+    });
+
+    for (const status of [405, 410, 413]) {
+      serializedOnly(`fails at once on a ${status} to the create: not retried, not ambiguous, says what to change`, async () => {
+        emulator.inject({ method: "POST", path: /^\/v2\/pods$/, status });
+        const error = await rejection(pod.create(await checked(pod, podInputs())));
+        assert.equal(postsTo(emulator, /^\/v2\/pods$/), 1);
+        assert.equal(emulator.calls.filter((c) => c.method === "GET" && c.path === "/v2/pods").length, 1, "only the listing before the create");
+        assert.match(error.message, new RegExp(`failed: ${status} \\w`), "RunPod's status and title");
+        assert.match(error.message, status === 413 ? /shorten the pod\.env values/ : /set runpod:apiUrl to https:\/\/api\.runpod\.io\/v2/);
+        assert.equal(emulator.livePods().length, 0);
+      });
+    }
+
+    serializedOnly("a 410 while polling stops the wait at once and terminates the pod", async () => {
+      emulator.inject({ method: "GET", path: /^\/v2\/pods\/[a-z0-9]+$/, status: 410 });
+      const started = Date.now();
+      const error = await rejection(pod.create(await checked(pod, podInputs())));
+      assert.ok(Date.now() - started < 10_000, "did not wait for the ready timeout");
+      assert.match(error.message, /410/);
+      assert.match(error.message, /terminated/);
+      assert.equal(emulator.calls.filter((c) => c.status === 410).length, 1, "a 410 is not retried");
+      assert.equal(emulator.livePods().length, 0);
     });
 
     serializedOnly("rides out a burst of 5xx on status polls", async () => {
