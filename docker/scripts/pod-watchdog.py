@@ -17,7 +17,8 @@ Environment:
   WATCHDOG_POLL_SECONDS  seconds between queue polls (30).
   WATCHDOG_HTTP_TIMEOUT  seconds per HTTP request (10).
   WATCHDOG_RETRY_MAX_SECONDS  longest pause between retries of a failed action call (300).
-Minutes and hours may be fractions (tests use second-scale limits). Exits 2 on a bad setting.
+Minutes and hours may be fractions (tests use second-scale limits). Exits 2 on a bad setting; with --check it
+only validates the settings (exit 0 or 2) and returns.
 """
 import json
 import os
@@ -188,6 +189,8 @@ def main():
         for problem in settings.problems:
             print("watchdog: ERROR: " + problem, file=sys.stderr, flush=True)
         return 2
+    if "--check" in sys.argv[1:]:
+        return 0
     if not settings.idle_seconds and not settings.lifetime_seconds:
         log("no limit set (IDLE_STOP_MINUTES, MAX_LIFETIME_HOURS): nothing to watch")
         return 0
