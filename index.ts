@@ -38,6 +38,7 @@ export const imageRef = image.imageRef;
 export const podId = gpu.podId;
 export const comfyUrl = gpu.comfyUrl;
 export const sshCommand = gpu.sshCommand;
+export const podStatus = gpu.status;
 export const costPerHour = gpu.costPerHour;
 export const gpuType = gpu.gpuType;
 export const healthCheck = checks.health;

@@ -36,6 +36,14 @@ export interface GpuPodArgs {
   deleteOnFailure: boolean;
   /** On replacement, create the new pod before deleting the old one (briefly pays for two). */
   createBeforeDelete: boolean;
+  /** The pod stops itself after this many minutes without a queued or running prompt; 0 or unset: never. */
+  idleStopMinutes?: number;
+  /** The pod stops itself this many hours after its start; 0 or unset: never. */
+  maxLifetimeHours?: number;
+  /** What the pod does at either limit (default stop: the volume is kept and the next `pulumi up` starts it). */
+  lifetimeAction?: "stop" | "terminate";
+  /** An OpenSSH public key for root; reaches the pod as PUBLIC_KEY (RunPod then does not inject the account's keys). */
+  publicKey?: string;
 }
 
 export class GpuPod extends pulumi.ComponentResource {
@@ -49,6 +57,8 @@ export class GpuPod extends pulumi.ComponentResource {
    * RunPod applies by recreating the container. Secret, since it is computed from the env (HF_TOKEN included).
    */
   public readonly restartKey: pulumi.Output<string>;
+  /** RunPod's status as last seen: EXITED after a refresh means the pod stopped itself; `pulumi up` starts it. */
+  public readonly status: pulumi.Output<string>;
 
   constructor(name: string, args: GpuPodArgs, opts?: pulumi.ComponentResourceOptions) {
     const comfyPort = `${COMFYUI_PORT}/http`;
@@ -105,7 +115,8 @@ export class GpuPod extends pulumi.ComponentResource {
     this.sshCommand = pod.sshCommand;
     this.costPerHour = pod.costPerHour;
     this.gpuType = pod.gpuTypeId;
-    this.restartKey = restartKeyOf(podArgs);
+    this.restartKey = restartKeyOf(podArgs, pod.startCount);
+    this.status = pod.status;
     this.registerOutputs({
       comfyUrl: this.comfyUrl,
       podId: this.podId,
@@ -113,6 +124,7 @@ export class GpuPod extends pulumi.ComponentResource {
       costPerHour: this.costPerHour,
       gpuType: this.gpuType,
       restartKey: this.restartKey,
+      status: this.status,
     });
   }
 }
@@ -121,23 +133,42 @@ export class GpuPod extends pulumi.ComponentResource {
  * The pod's env: models go under the volume (MODELS_DIR, which pod.env may override) in the chosen variant.
  * With a token the whole map becomes secret, so HF_TOKEN is never stored in plaintext.
  */
-function podEnv(args: Pick<GpuPodArgs, "env" | "modelVariant" | "volumeMountPath">, hfToken: pulumi.Input<string> | undefined) {
+function podEnv(args: GpuPodArgs, hfToken: pulumi.Input<string> | undefined) {
   const env: Record<string, pulumi.Input<string>> = {
     MODELS_DIR: `${args.volumeMountPath.replace(/\/+$/, "")}/models`,
     ...args.env,
     STEADYDANCER_VARIANT: args.modelVariant,
+    ...selfStopEnv(args),
+    ...(args.publicKey ? { PUBLIC_KEY: args.publicKey } : {}),
   };
   return pulumi.output(hfToken === undefined ? env : { ...env, HF_TOKEN: pulumi.secret(hfToken) });
 }
 
-/** A hash of the Pod inputs whose in-place update recreates the container: it changes exactly when the pod restarts. */
-function restartKeyOf(podArgs: PodArgs): pulumi.Output<string> {
+/** The env of docker/scripts/pod-watchdog.py, only when a limit is set (no limit: the env is as before). */
+function selfStopEnv(args: Pick<GpuPodArgs, "idleStopMinutes" | "maxLifetimeHours" | "lifetimeAction">): Record<string, string> {
+  const idle = args.idleStopMinutes ?? 0;
+  const lifetime = args.maxLifetimeHours ?? 0;
+  if (idle <= 0 && lifetime <= 0) return {};
+  return {
+    ...(idle > 0 ? { IDLE_STOP_MINUTES: String(idle) } : {}),
+    ...(lifetime > 0 ? { MAX_LIFETIME_HOURS: String(lifetime) } : {}),
+    LIFETIME_ACTION: args.lifetimeAction ?? "stop",
+  };
+}
+
+/**
+ * A hash of the Pod inputs whose in-place update recreates the container, and of how often Pulumi started the
+ * pod again after it stopped itself: it changes exactly when the container restarts.
+ */
+function restartKeyOf(podArgs: PodArgs, startCount: pulumi.Output<number | undefined>): pulumi.Output<string> {
   const restarting = Object.fromEntries(CONTAINER_RESETTING_FIELDS.map((field) => [field, podArgs[field] ?? null]));
-  const key = pulumi.output(restarting).apply((values) => {
+  const key = pulumi.all([pulumi.output(restarting), startCount]).apply(([values, starts]) => {
     // Env key order means nothing to RunPod; port order is compared as sent, so it stays.
     const env = (values.env ?? {}) as Record<string, string>;
     const sortedEnv = Object.fromEntries(Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    const canonical = JSON.stringify(CONTAINER_RESETTING_FIELDS.map((field) => (field === "env" ? sortedEnv : values[field])));
+    const fields = CONTAINER_RESETTING_FIELDS.map((field) => (field === "env" ? sortedEnv : values[field]));
+    // Appended only once the pod was started again, so state from before startCount keeps its key.
+    const canonical = JSON.stringify(starts ? [...fields, { starts }] : fields);
     return createHash("sha256").update(canonical).digest("hex");
   });
   // Secret even without a token: pod.env values may be sensitive, and a hash of low-entropy values can be guessed.
