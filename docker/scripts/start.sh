@@ -160,7 +160,8 @@ start_watchdog() {
   [[ -r ${WATCHDOG_SCRIPT} ]] || die 2 "IDLE_STOP_MINUTES/MAX_LIFETIME_HOURS are set but ${WATCHDOG_SCRIPT} is missing (set WATCHDOG_SCRIPT)"
   local check_out
   check_out=$(python "${WATCHDOG_SCRIPT}" --check 2>&1) || die 2 "the pod watchdog cannot run: ${check_out//$'\n'/ }"
-  export WATCHDOG_COMFYUI_URL=${WATCHDOG_COMFYUI_URL:-http://127.0.0.1:${COMFYUI_PORT}}
+  # ComfyUI itself, not a front that may ask for a token: COMFYUI_INTERNAL_PORT where ComfyUI sits behind one.
+  export WATCHDOG_COMFYUI_URL=${WATCHDOG_COMFYUI_URL:-http://127.0.0.1:${COMFYUI_INTERNAL_PORT:-${COMFYUI_PORT}}}
   python -u "${WATCHDOG_SCRIPT}" &
   WATCHDOG_PID=$!
   trap stop_watchdog EXIT

@@ -28,6 +28,13 @@ class cuda:
         return 1
 `;
 
+// Stands in for an authenticating front (auth-proxy.py) where start.sh starts one: waits for SIGTERM.
+const STUB_FRONT = `import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+while True:
+    time.sleep(0.02)
+`;
+
 interface Outcome { code: number | null; out: string }
 
 /** A zombie counts as gone: where nothing reaps orphans (no init in a container), it lingers after its kill. */
@@ -66,6 +73,7 @@ describe("start.sh: sshd and the pod watchdog", function () {
     const comfy = path.join(dir, "ComfyUI");
     for (const d of [bin, venvBin, mods, path.join(comfy, "models"), path.join(dir, "keys", "etc", "ssh")]) fs.mkdirSync(d, { recursive: true });
     fs.writeFileSync(path.join(comfy, "main.py"), STUB_MAIN);
+    fs.writeFileSync(path.join(dir, "auth-proxy.py"), STUB_FRONT);
     fs.writeFileSync(path.join(mods, "__init__.py"), FAKE_TORCH);
     fs.writeFileSync(path.join(venvBin, "python"), `#!/bin/bash\nexport PYTHONPATH="${path.join(dir, "mods")}"\nexec python3 "$@"\n`, { mode: 0o755 });
     fs.writeFileSync(path.join(bin, "nvidia-smi"), "#!/bin/bash\necho '0, NVIDIA L40S, 46068, 550.54.15'\n", { mode: 0o755 });
@@ -89,6 +97,8 @@ describe("start.sh: sshd and the pod watchdog", function () {
       SSH_KEYGEN_PREFIX: path.join(dir, "keys"),
       SSHD_RUN_DIR: path.join(dir, "run-sshd"),
       WATCHDOG_SCRIPT: path.join(SCRIPTS, "pod-watchdog.py"),
+      AUTH_PROXY: path.join(dir, "auth-proxy.py"),
+      COMFYUI_AUTH_TOKEN: "front-token-for-the-stub-0123456789",
     };
   });
   const strays: number[] = [];
@@ -168,9 +178,15 @@ describe("start.sh: sshd and the pod watchdog", function () {
     assert.match(failing.out, /starting ComfyUI/);
   });
 
-  it("with a limit set runs the watchdog beside ComfyUI, pointed at ComfyUI's port, and stops it on exit", async () => {
+  it("with a limit set runs the watchdog beside ComfyUI, pointed at ComfyUI itself, and stops it on exit", async () => {
     const o = await start(
-      { IDLE_STOP_MINUTES: "30", RUNPOD_POD_ID: "pod123", RUNPOD_API_KEY: "pod-key-secret", COMFYUI_PORT: "8190", WATCHDOG_POLL_SECONDS: "0.1" },
+      {
+        IDLE_STOP_MINUTES: "30",
+        RUNPOD_POD_ID: "pod123",
+        RUNPOD_API_KEY: "pod-key-secret",
+        COMFYUI_INTERNAL_PORT: "8190",
+        WATCHDOG_POLL_SECONDS: "0.1",
+      },
       600,
     );
     assert.equal(o.code, 0, o.out);
