@@ -16,9 +16,19 @@ open(os.path.join(here, "up"), "w").write(str(os.getpid()))
 while True:
     time.sleep(0.02)
 `;
+// Enough torch for the GPU probe of start.sh, including a later one that runs a kernel and reads the arch list.
 const FAKE_TORCH = `__version__ = "2.5.1+cu124"
 class version:
     cuda = "12.4"
+class _Tensor:
+    def __mul__(self, other):
+        return self
+    def sum(self):
+        return self
+    def item(self):
+        return 16.0
+def ones(n, device=None):
+    return _Tensor()
 class cuda:
     @staticmethod
     def init():
@@ -26,6 +36,12 @@ class cuda:
     @staticmethod
     def device_count():
         return 1
+    @staticmethod
+    def get_device_capability(index=0):
+        return (8, 9)
+    @staticmethod
+    def get_arch_list():
+        return ["sm_80", "sm_86", "sm_89", "sm_90"]
 `;
 
 // Stands in for an authenticating front (auth-proxy.py) where start.sh starts one: waits for SIGTERM.
