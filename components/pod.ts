@@ -94,7 +94,7 @@ export class GpuPod extends pulumi.ComponentResource {
       networkVolumeId: args.networkVolumeId,
       volumeMountPath: args.volumeMountPath,
       ports: args.ports,
-      env: podEnv(args, args.hfToken),
+      env: withRunPodEnv(podEnv(args, args.hfToken), args),
       registryId: registry?.registryId,
       readyTimeoutSeconds: args.readyTimeoutMinutes * 60,
       deleteOnFailure: args.deleteOnFailure,
@@ -133,15 +133,25 @@ export class GpuPod extends pulumi.ComponentResource {
  * The pod's env: models go under the volume (MODELS_DIR, which pod.env may override) in the chosen variant.
  * With a token the whole map becomes secret, so HF_TOKEN is never stored in plaintext.
  */
-function podEnv(args: GpuPodArgs, hfToken: pulumi.Input<string> | undefined) {
+function podEnv(args: Pick<GpuPodArgs, "env" | "modelVariant" | "volumeMountPath">, hfToken: pulumi.Input<string> | undefined) {
   const env: Record<string, pulumi.Input<string>> = {
     MODELS_DIR: `${args.volumeMountPath.replace(/\/+$/, "")}/models`,
     ...args.env,
     STEADYDANCER_VARIANT: args.modelVariant,
-    ...selfStopEnv(args),
-    ...(args.publicKey ? { PUBLIC_KEY: args.publicKey } : {}),
   };
   return pulumi.output(hfToken === undefined ? env : { ...env, HF_TOKEN: pulumi.secret(hfToken) });
+}
+
+/**
+ * What only a RunPod pod gets: the watchdog's limits (it needs RUNPOD_POD_ID and the pod-scoped key) and the
+ * SSH key. The map stays secret when it was (HF_TOKEN).
+ */
+function withRunPodEnv(
+  env: pulumi.Output<Record<string, string>>,
+  args: Pick<GpuPodArgs, "idleStopMinutes" | "maxLifetimeHours" | "lifetimeAction" | "publicKey">,
+): pulumi.Output<Record<string, string>> {
+  const extra: Record<string, string> = { ...selfStopEnv(args), ...(args.publicKey ? { PUBLIC_KEY: args.publicKey } : {}) };
+  return Object.keys(extra).length ? env.apply((values) => ({ ...values, ...extra })) : env;
 }
 
 /** The env of docker/scripts/pod-watchdog.py, only when a limit is set (no limit: the env is as before). */

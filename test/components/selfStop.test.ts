@@ -4,7 +4,7 @@ import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT_NAME, parseStackConfig, type RawStackConfig } from "../../components/config";
 import { GpuPod, type GpuPodArgs } from "../../components/pod";
-import { MockRecorder, POD_TYPE, installMocks, unwrap } from "../helpers/pulumiMocks";
+import { MockRecorder, POD_TYPE, installMocks, plain, plaintextPaths, unwrap } from "../helpers/pulumiMocks";
 
 const IMAGE = "ghcr.io/org/comfyui-steadydancer:0.1.0";
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC9+yi+Leq++apOlNzCeMnrww+Fenbbv0u5ANfO/b7SP user@laptop";
@@ -123,6 +123,17 @@ describe("self-stopping pods and SSH keys: config and GpuPod", function () {
         ["10", "8", "terminate", undefined],
       );
       assert.ok(!Object.keys(env("both")).includes("RUNPOD_API_KEY"), "our API key never goes into the pod");
+    });
+
+    it("keeps the env secret when it carries the HF token, limits and key added", async () => {
+      const token = "hf_FAKETOKEN_do_not_leak_selfstop";
+      const gpu = new GpuPod("secret", podArgs({ idleStopMinutes: 5, publicKey: KEY, hfToken: pulumi.secret(token) }));
+      await unwrap(gpu.podId);
+      const recorded = mocks.created.find((r) => r.type === POD_TYPE && r.name === "secret-pod")?.inputs.env;
+      assert.ok(pulumi.runtime.isRpcSecret(recorded), "env carrying HF_TOKEN must stay a secret");
+      const values = plain(recorded) as Record<string, string>;
+      assert.deepEqual([values.IDLE_STOP_MINUTES, values.PUBLIC_KEY, values.HF_TOKEN], ["5", KEY, token]);
+      assert.deepEqual(mocks.created.flatMap((r) => plaintextPaths(r.inputs, token, r.name)), []);
     });
 
     it("changes restartKey when Pulumi started the stopped pod again (checks re-run), not before; outputs its status", async () => {
