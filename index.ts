@@ -62,6 +62,7 @@ export const previousImageRef = history.previousImageRef;
 export const podId = deployment.podId;
 export const comfyUrl = deployment.comfyUrl;
 export const sshCommand = deployment.sshCommand;
+export const podStatus = deployment.status;
 export const costPerHour = deployment.costPerHour;
 export const gpuType = deployment.gpuType;
 export const comfyToken = deployment.comfyToken;

@@ -11,6 +11,7 @@ import { PREDEFINED_BUILD_ARGS, declaredBuildArgs } from "./dockerfileArgs";
 import { unsupportedGpuReason } from "./gpuSupport";
 import { MANAGED_BUILD_ARGS, findDockerContext, imageRefProblem, isManagedBuildArg, type ManagedBuildArg } from "./image";
 import { COMFYUI_PORT } from "./pod";
+import { publicKeyProblem } from "./sshPublicKey";
 
 export const PROJECT_NAME = "steadydancer-runpod";
 
@@ -37,6 +38,10 @@ const RESERVED_ENV: Record<string, string> = {
   COMFYUI_AUTH_TOKEN: "the stack generates it (stack output comfyToken); comfy.auth false switches the check off",
   COMFYUI_AUTH: "comes from comfy.auth (pulumi config set comfy.auth false)",
   STEADYDANCER_VARIANT: "comes from model.variant (pulumi config set model.variant fp16)",
+  PUBLIC_KEY: "comes from pod.publicKey (pulumi config set pod.publicKey \"$(cat ~/.ssh/id_ed25519.pub)\")",
+  IDLE_STOP_MINUTES: "comes from pod.idleStopMinutes",
+  MAX_LIFETIME_HOURS: "comes from pod.maxLifetimeHours",
+  LIFETIME_ACTION: "comes from pod.lifetimeAction",
 };
 /** Which config key sets each build arg ComfyImage manages; image.buildArgs may not override them. */
 const BUILD_ARGS_FROM_KEYS: Record<ManagedBuildArg, string> = {
@@ -617,6 +622,46 @@ export function stackFields(project: string = PROJECT_NAME, cwd: string = proces
       },
       intText(1, 240).default(45),
     ),
+    "pod.idleStopMinutes": field(
+      {
+        type: "integer",
+        expected: "an integer from 0 to 10080 (minutes without a queued or running prompt before the pod stops itself; 0 = never)",
+        fix: "pulumi config set pod.idleStopMinutes 30",
+      },
+      intText(0, 10080).default(0),
+    ),
+    "pod.maxLifetimeHours": field(
+      {
+        type: "integer",
+        expected: "an integer from 0 to 720 (hours after its start the pod stops itself, busy or not; 0 = never)",
+        fix: "pulumi config set pod.maxLifetimeHours 8",
+      },
+      intText(0, 720).default(0),
+    ),
+    "pod.lifetimeAction": field(
+      {
+        type: "string",
+        expected: "stop (keeps the volume; the next pulumi up starts it) or terminate (deletes the pod and its pod volume)",
+        fix: "pulumi config set pod.lifetimeAction stop",
+      },
+      z.enum(["stop", "terminate"], "unknown action").default("stop"),
+    ),
+    "pod.publicKey": field(
+      {
+        type: "string",
+        expected: "an OpenSSH public key line (the contents of ~/.ssh/id_ed25519.pub), for root over SSH",
+        fix: 'pulumi config set pod.publicKey "$(cat ~/.ssh/id_ed25519.pub)"',
+        optional: true,
+      },
+      z
+        .string()
+        .superRefine((text, ctx) => {
+          const problem = publicKeyProblem(text);
+          if (problem) issue(ctx, problem);
+        })
+        .transform((text) => text.trim())
+        .optional(),
+    ),
     "registry.username": field(
       {
         type: "string",
@@ -914,6 +959,11 @@ export function stackConfigSchema(project: string = PROJECT_NAME, context: Schem
             "pulumi config rm checks.authHeader (or pulumi config set comfy.auth false to rely on your own proxy)",
           );
         }
+        const ports: unknown = v["pod.ports"];
+        if (v["pod.publicKey"] !== undefined && Array.isArray(ports) && !ports.includes("22/tcp")) {
+          const fix = `add "22/tcp" to pod.ports in Pulumi.<stack>.yaml (or pulumi config rm pod.publicKey)`;
+          issue(ctx, "pod.publicKey is set but pod.ports lacks 22/tcp: sshd would have no port to listen on", "pod.ports", fix);
+        }
         const env: unknown = v["pod.env"];
         const apiKey: unknown = v[API_KEY];
         if (env && typeof env === "object" && !failed("pod.env")) {
@@ -957,6 +1007,10 @@ export function stackConfigSchema(project: string = PROJECT_NAME, context: Schem
         readyTimeoutMinutes: v["pod.readyTimeoutMinutes"],
         deleteOnFailure: v["pod.deleteOnFailure"],
         createBeforeDelete: v["pod.createBeforeDelete"],
+        idleStopMinutes: v["pod.idleStopMinutes"],
+        maxLifetimeHours: v["pod.maxLifetimeHours"],
+        lifetimeAction: v["pod.lifetimeAction"],
+        publicKey: v["pod.publicKey"],
       },
       registry:
         v["registry.username"] !== undefined && v["registry.password"] !== undefined

@@ -42,6 +42,7 @@ export class LocalGpuContainer extends pulumi.ComponentResource {
   public readonly sshCommand: pulumi.Output<string>;
   public readonly costPerHour: pulumi.Output<null>;
   public readonly gpuType: pulumi.Output<string>;
+  public readonly status: pulumi.Output<string>;
   /** The container's id: a replaced container (new image, env, volume, port) runs the checks again. */
   public readonly restartKey: pulumi.Output<string>;
   /** The token ComfyUI's front asks for (a secret), or undefined with comfyAuth false. */
@@ -122,6 +123,7 @@ export class LocalGpuContainer extends pulumi.ComponentResource {
     this.sshCommand = pulumi.output("");
     this.costPerHour = pulumi.output(null);
     this.gpuType = pulumi.output("");
+    this.status = pulumi.output("");
     this.restartKey = container.id;
     this.comfyToken = auth.token;
     this.containerName = container.name;
@@ -132,6 +134,7 @@ export class LocalGpuContainer extends pulumi.ComponentResource {
       sshCommand: this.sshCommand,
       costPerHour: this.costPerHour,
       gpuType: this.gpuType,
+      status: this.status,
       restartKey: this.restartKey,
       comfyToken: this.comfyToken,
       containerName: this.containerName,

@@ -42,6 +42,14 @@ export interface GpuPodArgs {
   deleteOnFailure: boolean;
   /** On replacement, create the new pod before deleting the old one (briefly pays for two). */
   createBeforeDelete: boolean;
+  /** The pod stops itself after this many minutes without a queued or running prompt; 0 or unset: never. */
+  idleStopMinutes?: number;
+  /** The pod stops itself this many hours after its start; 0 or unset: never. */
+  maxLifetimeHours?: number;
+  /** What the pod does at either limit (default stop: the volume is kept and the next `pulumi up` starts it). */
+  lifetimeAction?: "stop" | "terminate";
+  /** An OpenSSH public key for root; reaches the pod as PUBLIC_KEY (RunPod then does not inject the account's keys). */
+  publicKey?: string;
 }
 
 export class GpuPod extends pulumi.ComponentResource {
@@ -57,6 +65,8 @@ export class GpuPod extends pulumi.ComponentResource {
    * RunPod applies by recreating the container. Secret, since it is computed from the env (HF_TOKEN included).
    */
   public readonly restartKey: pulumi.Output<string>;
+  /** RunPod's status as last seen: EXITED after a refresh means the pod stopped itself; `pulumi up` starts it. */
+  public readonly status: pulumi.Output<string>;
 
   constructor(name: string, args: GpuPodArgs, opts?: pulumi.ComponentResourceOptions) {
     const comfyPort = `${COMFYUI_PORT}/http`;
@@ -94,7 +104,7 @@ export class GpuPod extends pulumi.ComponentResource {
       networkVolumeId: args.networkVolumeId,
       volumeMountPath: args.volumeMountPath,
       ports: args.ports,
-      env: podEnv(args, args.hfToken, auth.env),
+      env: withRunPodEnv(podEnv(args, args.hfToken, auth.env), args),
       registryId: registry?.registryId,
       readyTimeoutSeconds: args.readyTimeoutMinutes * 60,
       deleteOnFailure: args.deleteOnFailure,
@@ -117,7 +127,8 @@ export class GpuPod extends pulumi.ComponentResource {
     this.costPerHour = pod.costPerHour;
     this.gpuType = pod.gpuTypeId;
     this.comfyToken = auth.token;
-    this.restartKey = restartKeyOf(podArgs);
+    this.restartKey = restartKeyOf(podArgs, pod.startCount);
+    this.status = pod.status;
     this.registerOutputs({
       comfyUrl: this.comfyUrl,
       podId: this.podId,
@@ -126,6 +137,7 @@ export class GpuPod extends pulumi.ComponentResource {
       gpuType: this.gpuType,
       comfyToken: this.comfyToken,
       restartKey: this.restartKey,
+      status: this.status,
     });
   }
 }
@@ -148,14 +160,43 @@ export function podEnv(
   return pulumi.output(hfToken === undefined ? env : { ...env, HF_TOKEN: pulumi.secret(hfToken) });
 }
 
-/** A hash of the Pod inputs whose in-place update recreates the container: it changes exactly when the pod restarts. */
-function restartKeyOf(podArgs: PodArgs): pulumi.Output<string> {
+/**
+ * What only a RunPod pod gets: the watchdog's limits (it needs RUNPOD_POD_ID and the pod-scoped key) and the
+ * SSH key. The map stays secret when it was (HF_TOKEN).
+ */
+function withRunPodEnv(
+  env: pulumi.Output<Record<string, string>>,
+  args: Pick<GpuPodArgs, "idleStopMinutes" | "maxLifetimeHours" | "lifetimeAction" | "publicKey">,
+): pulumi.Output<Record<string, string>> {
+  const extra: Record<string, string> = { ...selfStopEnv(args), ...(args.publicKey ? { PUBLIC_KEY: args.publicKey } : {}) };
+  return Object.keys(extra).length ? env.apply((values) => ({ ...values, ...extra })) : env;
+}
+
+/** The env of docker/scripts/pod-watchdog.py, only when a limit is set (no limit: the env is as before). */
+function selfStopEnv(args: Pick<GpuPodArgs, "idleStopMinutes" | "maxLifetimeHours" | "lifetimeAction">): Record<string, string> {
+  const idle = args.idleStopMinutes ?? 0;
+  const lifetime = args.maxLifetimeHours ?? 0;
+  if (idle <= 0 && lifetime <= 0) return {};
+  return {
+    ...(idle > 0 ? { IDLE_STOP_MINUTES: String(idle) } : {}),
+    ...(lifetime > 0 ? { MAX_LIFETIME_HOURS: String(lifetime) } : {}),
+    LIFETIME_ACTION: args.lifetimeAction ?? "stop",
+  };
+}
+
+/**
+ * A hash of the Pod inputs whose in-place update recreates the container, and of how often Pulumi started the
+ * pod again after it stopped itself: it changes exactly when the container restarts.
+ */
+function restartKeyOf(podArgs: PodArgs, startCount: pulumi.Output<number | undefined>): pulumi.Output<string> {
   const restarting = Object.fromEntries(CONTAINER_RESETTING_FIELDS.map((field) => [field, podArgs[field] ?? null]));
-  const key = pulumi.output(restarting).apply((values) => {
+  const key = pulumi.all([pulumi.output(restarting), startCount]).apply(([values, starts]) => {
     // Env key order means nothing to RunPod; port order is compared as sent, so it stays.
     const env = (values.env ?? {}) as Record<string, string>;
     const sortedEnv = Object.fromEntries(Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    const canonical = JSON.stringify(CONTAINER_RESETTING_FIELDS.map((field) => (field === "env" ? sortedEnv : values[field])));
+    const fields = CONTAINER_RESETTING_FIELDS.map((field) => (field === "env" ? sortedEnv : values[field]));
+    // Appended only once the pod was started again, so state from before startCount keeps its key.
+    const canonical = JSON.stringify(starts ? [...fields, { starts }] : fields);
     return createHash("sha256").update(canonical).digest("hex");
   });
   // Secret even without a token: pod.env values may be sensitive, and a hash of low-entropy values can be guessed.

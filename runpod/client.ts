@@ -54,6 +54,8 @@ export interface RunPodClient {
   updatePod(id: string, body: Record<string, unknown>): Promise<ApiPod>;
   /** Resolves "deleted", or "gone" when the pod did not exist (404). */
   deletePod(id: string): Promise<"deleted" | "gone">;
+  /** POST /pods/{id}/action for start (200, the pod). Never retried blind: a lost answer is the caller's to check. */
+  startPod(id: string): Promise<ApiPod>;
   createRegistry(body: { name: string; username: string; password: string }): Promise<ApiRegistry>;
   getRegistry(id: string): Promise<ApiRegistry | null>;
   listRegistries(): Promise<ApiRegistry[]>;
@@ -191,6 +193,11 @@ export function createClient(settings: ClientSettings): RunPodClient {
       const path = `/pods/${enc(id)}`;
       const response = await send("PATCH", path, { body });
       return parse(podSchema(), "PATCH", path, response);
+    },
+    async startPod(id) {
+      const path = `/pods/${enc(id)}/action`;
+      const response = await send("POST", path, { body: { action: "start" } });
+      return parse(podSchema(), "POST", path, response);
     },
     async deletePod(id) {
       const response = await send("DELETE", `/pods/${enc(id)}`, { allowNotFound: true });

@@ -70,6 +70,8 @@ export function diffPod(olds: PodOutputs, news: PodInputs): PodDiff {
   for (const field of LOCAL_FIELDS) {
     if (!sameJson(olds[field], news[field]) && !replaces.includes(field)) updates.push(field);
   }
+  // A refresh found the pod stopped (EXITED): the update starts it again.
+  if (olds.status === "EXITED" && replaces.length === 0) updates.push("status");
   return {
     changes: replaces.length > 0 || updates.length > 0,
     replaces,

@@ -89,7 +89,26 @@ export function createPodBody(inputs: PodInputs, candidate: Candidate): Record<s
     env: inputs.env,
     ...(inputs.registryId ? { registry: inputs.registryId } : {}),
     ...(mounts ? { mounts } : {}),
+    // Without it a v2 pod has no SSH access; with it RunPod puts the account's keys into PUBLIC_KEY (unless env has one).
+    ...(exposesSsh(inputs.ports) ? { startSsh: true } : {}),
   };
+}
+
+export const SSH_PORT = "22/tcp";
+
+export function exposesSsh(ports: string[]): boolean {
+  return ports.includes(SSH_PORT);
+}
+
+/**
+ * `ssh` can only connect when 22/tcp is mapped and the image's sshd has a key: PUBLIC_KEY from our env
+ * (pod.publicKey) or injected by RunPod from the account's keys and reported in the pod's env.
+ */
+function sshCommandOf(inputs: PodInputs, pod: ApiPod): string | null {
+  if (pod.status !== "RUNNING" || !exposesSsh(inputs.ports)) return null;
+  const key = inputs.env.PUBLIC_KEY ?? pod.env?.PUBLIC_KEY ?? "";
+  if (!key.trim()) return null;
+  return pod.ssh?.direct?.command ?? null;
 }
 
 export type Readiness =
@@ -158,8 +177,7 @@ export function podOutputs(inputs: PodInputs, pod: ApiPod, fallbackGpu?: string)
     const [num, type] = port.split("/");
     if (type === "http") httpUrls[num] = proxyUrl(pod.id, num);
   }
-  const direct = running ? pod.ssh.direct : null;
-  const sshCommand = direct?.command ?? pod.ssh.proxy?.command ?? null;
+  const sshCommand = sshCommandOf(inputs, pod);
   return stripUndefined({
     ...inputs,
     podId: pod.id,

@@ -8,6 +8,7 @@ import { checkPodInputs, diffPod, patchApplied, patchPodBody, podOutputs, refres
 import { watchInterrupts } from "./interrupts";
 import { placePod, sweepStrays } from "./podCreate";
 import { abandonPod, partialFailure, waitUntilReady } from "./podWait";
+import { isStopped, startCountOf, startStoppedPod } from "./podStart";
 import { clientFor, configureProvider, progressLogger } from "./providerSettings";
 import { podInputsSchema, type ApiPod, type PodInputs, type PodOutputs } from "./schemas";
 import { scaledMs, sleep } from "./timing";
@@ -59,7 +60,9 @@ export const podProvider: pulumi.dynamic.ResourceProvider<Record<string, unknown
     // Unknown values (preview): an honest "maybe", let the engine compare inputs.
     if (!parsed.success) return {};
     const diff = diffPod(olds, parsed.data);
-    if (diff.resets) {
+    if (isStopped(olds) && diff.updates.includes("status")) {
+      progressLogger(parsed.data.name)(`pod ${olds.podId} is stopped (EXITED): this update starts it again and re-runs the checks`);
+    } else if (diff.resets) {
       progressLogger(parsed.data.name)(`updating ${diff.updates.join(", ")} in place restarts the container (container disk is wiped; /workspace is kept)`);
     }
     return { changes: diff.changes, replaces: diff.replaces, deleteBeforeReplace: diff.deleteBeforeReplace };
@@ -115,25 +118,34 @@ export const podProvider: pulumi.dynamic.ResourceProvider<Record<string, unknown
     }
     const diff = diffPod(olds, news);
     const body = patchPodBody(olds, news, current.env ?? {});
+    const stopped = current.status === "EXITED";
+    let starts = startCountOf(olds);
+    const outputs = (p: typeof current) => ({ ...podOutputs(news, p, olds.gpuTypeId), startCount: starts });
     let pod = current;
     if (Object.keys(body).length) {
-      log(`updating ${Object.keys(body).join(", ")}${diff.resets ? " (the container restarts)" : ""}`);
+      log(`updating ${Object.keys(body).join(", ")}${diff.resets && !stopped ? " (the container restarts)" : ""}`);
       pod = await patchPod(client, id, body, log);
     }
-    if (diff.resets) {
+    if (diff.resets || stopped) {
       // The pod is already in state: on failure or interrupt it stays there, never deleted by an update.
       const interrupts = watchInterrupts(log);
       try {
-        const result = await waitUntilReady(client, pod, news, log, interrupts);
+        let result;
+        if (stopped) {
+          result = await startStoppedPod(client, pod, news, log, interrupts);
+          starts += 1;
+        } else {
+          result = await waitUntilReady(client, pod, news, log, interrupts);
+        }
         if (!result.ready) {
-          throw partialFailure(id, podOutputs(news, result.pod, olds.gpuTypeId), `Pod ${id} did not come back after the update: ${result.reason}. It stays in the stack state: inspect it, fix the cause and run \`pulumi up\` again, or \`pulumi destroy\` it.`);
+          throw partialFailure(id, outputs(result.pod), `Pod ${id} did not come back after the ${stopped ? "start" : "update"}: ${result.reason}. It stays in the stack state: inspect it, fix the cause and run \`pulumi up\` again, or \`pulumi destroy\` it.`);
         }
         pod = result.pod;
       } finally {
         interrupts.dispose();
       }
     }
-    return { outs: podOutputs(news, pod, olds.gpuTypeId) };
+    return { outs: outputs(pod) };
   },
 
   async delete(id) {

@@ -20,6 +20,8 @@ export class Pod extends pulumi.dynamic.Resource {
   declare readonly portMappings: pulumi.Output<PortMapping[]>;
   declare readonly httpUrls: pulumi.Output<Record<string, string>>;
   declare readonly sshCommand: pulumi.Output<string | null>;
+  /** Times Pulumi started the pod again after it stopped (EXITED); changes re-run the checks. */
+  declare readonly startCount: pulumi.Output<number | undefined>;
 
   constructor(name: string, args: PodArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -35,6 +37,7 @@ export class Pod extends pulumi.dynamic.Resource {
         portMappings: undefined,
         httpUrls: undefined,
         sshCommand: undefined,
+        startCount: undefined,
         ...args,
       },
       opts,

@@ -198,6 +198,8 @@ export interface PodOutputs extends PodInputs {
   /** Internal port → https://{podId}-{port}.proxy.runpod.net */
   httpUrls: Record<string, string>;
   sshCommand: string | null;
+  /** Times Pulumi started this pod again after it stopped (EXITED); absent in state written before it existed. */
+  startCount?: number;
 }
 
 export function registryInputsSchema() {

@@ -25,6 +25,11 @@
 #   AUTH_PROXY             (${STEADYDANCER_HOME}/scripts/auth-proxy.py)
 #   COMFYUI_ARGS (extra ComfyUI flags, split on spaces)
 #   COMFYUI_PID_FILE (/tmp/comfyui.pid)
+#   PUBLIC_KEY             SSH public keys (one a line): sshd is started for root with them; none, no sshd
+#   SSH_AUTHORIZED_KEYS (/root/.ssh/authorized_keys)  SSH_KEYGEN_PREFIX (empty: host keys in /etc/ssh)
+#   SSHD_RUN_DIR (/run/sshd)
+#   IDLE_STOP_MINUTES, MAX_LIFETIME_HOURS, LIFETIME_ACTION: start scripts/pod-watchdog.py beside ComfyUI, which
+#                          stops or terminates the pod (see that script); WATCHDOG_SCRIPT, WATCHDOG_* pass through
 # Plus the download script's variables (STEADYDANCER_VARIANT, HF_TOKEN, HF_ENDPOINT, DOWNLOAD_*), passed through.
 set -euo pipefail
 
@@ -152,6 +157,79 @@ if [[ -x ${VENV_DIR}/bin/python ]]; then
   export PATH="${VENV_DIR}/bin:${PATH}"
 fi
 command -v python >/dev/null 2>&1 || die 2 "python not found (no venv at ${VENV_DIR} and none on PATH)"
+
+# ------------------------------------------------------------------ 0. sshd and the pod watchdog
+# Both start before the GPU checks and the model download: SSH helps debug a pod that is still downloading,
+# and the lifetime limit counts from the container's start.
+SSH_AUTHORIZED_KEYS=${SSH_AUTHORIZED_KEYS:-/root/.ssh/authorized_keys}
+SSH_KEYGEN_PREFIX=${SSH_KEYGEN_PREFIX:-}
+SSHD_RUN_DIR=${SSHD_RUN_DIR:-/run/sshd}
+WATCHDOG_SCRIPT=${WATCHDOG_SCRIPT:-${STEADYDANCER_HOME}/scripts/pod-watchdog.py}
+
+# sshd with the keys in PUBLIC_KEY (pod.publicKey, or the account's keys RunPod injects with startSsh). Host keys
+# are made on the first start of a container. A failure here is logged and ComfyUI starts anyway.
+start_sshd() {
+  if [[ -z ${PUBLIC_KEY:-} ]]; then
+    log "sshd: not started: PUBLIC_KEY is empty (set pod.publicKey, or register a key in the RunPod account settings)"
+    return 0
+  fi
+  local sshd_bin keys_dir host_dir key_count fingerprints="" key
+  sshd_bin=$(command -v sshd 2>/dev/null) || sshd_bin=/usr/sbin/sshd
+  if [[ ! -x ${sshd_bin} ]] || ! command -v ssh-keygen >/dev/null 2>&1; then
+    log "sshd: not started: openssh-server is not installed in this image"
+    return 0
+  fi
+  keys_dir=$(dirname "${SSH_AUTHORIZED_KEYS}")
+  if ! { mkdir -p "${keys_dir}" && chmod 700 "${keys_dir}"; }; then
+    log "sshd: not started: cannot create ${keys_dir}"
+    return 0
+  fi
+  # Existing keys are kept; each key line appears once however often the container restarts.
+  { if [[ -f ${SSH_AUTHORIZED_KEYS} ]]; then cat "${SSH_AUTHORIZED_KEYS}"; fi; printf '%s\n' "${PUBLIC_KEY}"; } |
+    tr -d '\r' | awk 'NF && !seen[$0]++' >"${SSH_AUTHORIZED_KEYS}.tmp"
+  mv -f "${SSH_AUTHORIZED_KEYS}.tmp" "${SSH_AUTHORIZED_KEYS}"
+  chmod 600 "${SSH_AUTHORIZED_KEYS}"
+  key_count=$(tr -d '\r' <<<"${PUBLIC_KEY}" | grep -c '[^[:space:]]') || key_count=0
+  host_dir=${SSH_KEYGEN_PREFIX}/etc/ssh
+  mkdir -p "${host_dir}"
+  local keygen_out
+  if ! keygen_out=$(ssh-keygen -A ${SSH_KEYGEN_PREFIX:+-f "${SSH_KEYGEN_PREFIX}"} 2>&1); then
+    log "sshd: not started: ssh-keygen -A could not make host keys: ${keygen_out//$'\n'/ }"
+    return 0
+  fi
+  for key in "${host_dir}"/ssh_host_*_key.pub; do
+    if [[ -f ${key} ]]; then fingerprints+=" $(ssh-keygen -lf "${key}" 2>/dev/null | awk '{print $4 " " $2}');"; fi
+  done
+  mkdir -p "${SSHD_RUN_DIR}" && chmod 755 "${SSHD_RUN_DIR}"
+  local sshd_out
+  if ! sshd_out=$("${sshd_bin}" 2>&1); then
+    log "sshd: failed to start: ${sshd_out//$'\n'/ }"
+    return 0
+  fi
+  log "sshd: listening on port 22 for root with ${key_count} key(s) from PUBLIC_KEY; host keys:${fingerprints:- none listed}"
+}
+
+# The idle/lifetime watchdog runs beside ComfyUI when a limit is set; bad settings stop the start (exit 2), so a
+# pod is never left running without the limit it was given. It is stopped when this script exits.
+WATCHDOG_PID=""
+stop_watchdog() {
+  if [[ -n ${WATCHDOG_PID} ]]; then kill -TERM "${WATCHDOG_PID}" 2>/dev/null || true; fi
+}
+start_watchdog() {
+  if [[ -z ${IDLE_STOP_MINUTES:-} && -z ${MAX_LIFETIME_HOURS:-} ]]; then return 0; fi
+  if [[ ${IDLE_STOP_MINUTES:-0} =~ ^0*(\.0*)?$ && ${MAX_LIFETIME_HOURS:-0} =~ ^0*(\.0*)?$ ]]; then return 0; fi
+  [[ -r ${WATCHDOG_SCRIPT} ]] || die 2 "IDLE_STOP_MINUTES/MAX_LIFETIME_HOURS are set but ${WATCHDOG_SCRIPT} is missing (set WATCHDOG_SCRIPT)"
+  local check_out
+  check_out=$(python "${WATCHDOG_SCRIPT}" --check 2>&1) || die 2 "the pod watchdog cannot run: ${check_out//$'\n'/ }"
+  # ComfyUI itself, not a front that may ask for a token: COMFYUI_INTERNAL_PORT where ComfyUI sits behind one.
+  export WATCHDOG_COMFYUI_URL=${WATCHDOG_COMFYUI_URL:-http://127.0.0.1:${COMFYUI_INTERNAL_PORT:-${COMFYUI_PORT}}}
+  python -u "${WATCHDOG_SCRIPT}" &
+  WATCHDOG_PID=$!
+  trap stop_watchdog EXIT
+  log "watchdog: started (PID ${WATCHDOG_PID}; IDLE_STOP_MINUTES=${IDLE_STOP_MINUTES:-0} MAX_LIFETIME_HOURS=${MAX_LIFETIME_HOURS:-0} LIFETIME_ACTION=${LIFETIME_ACTION:-stop})"
+}
+start_sshd
+start_watchdog
 
 # ------------------------------------------------------------------ 1. GPU preflight
 no_gpu() {

@@ -92,6 +92,10 @@ describe("stack config", function () {
         readyTimeoutMinutes: 20,
         deleteOnFailure: true,
         createBeforeDelete: false,
+        idleStopMinutes: 0,
+        maxLifetimeHours: 0,
+        lifetimeAction: "stop",
+        publicKey: undefined,
       });
       assert.equal(config.registry, undefined);
       assert.equal(config.hfToken, undefined);

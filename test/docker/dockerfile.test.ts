@@ -430,6 +430,7 @@ const RULES: Record<string, Rule> = {
       [/^scripts\/download-models\.sh$/, "/opt/steadydancer/scripts/"],
       [/^scripts\/verify-env\.py$/, "/opt/steadydancer/scripts/"],
       [/^scripts\/auth-proxy\.py$/, "/opt/steadydancer/scripts/"],
+      [/^scripts\/pod-watchdog\.py$/, "/opt/steadydancer/scripts/"],
     ];
     const copies = last.steps.map((x, i) => ({ x, i })).filter(({ x }) => x.keyword === "COPY" && copyFrom(x) === null);
     const heavy = last.steps.map((x, i) => ({ x, i })).filter(({ x }) => x.keyword === "RUN" || (x.keyword === "COPY" && copyFrom(x) !== null));
@@ -441,6 +442,22 @@ const RULES: Record<string, Rule> = {
       });
       if (!c) problems.push(`final stage does not COPY ${src.source} to ${dest}`);
       else if (c.i < lastHeavy) problems.push(`COPY ${c.x.text} (line ${c.x.line}) comes before a heavy step (line ${last.steps[lastHeavy]?.line})`);
+    }
+    return problems;
+  },
+
+  "openssh-server for start.sh's sshd: keys only, no host keys baked in"(p) {
+    const last = finalStage(p);
+    if (!last) return ["no final stage"];
+    const cmds = runs(last).flatMap((r) => commands(last, r));
+    const problems: string[] = [];
+    const install = cmds.findIndex((c) => /apt-get\s+install\b.*\bopenssh-server\b/.test(c));
+    if (install < 0) return ["the final stage does not install openssh-server (start.sh starts sshd when PUBLIC_KEY is set)"];
+    const removes = cmds.findIndex((c, i) => i > install && /rm -f .*\/etc\/ssh\/ssh_host_\*_key\b/.test(c));
+    if (removes < 0) problems.push("the host keys openssh-server made at build time stay in the image: every pod would share them");
+    const config = cmds.find((c) => c.includes("/etc/ssh/sshd_config.d/")) ?? "";
+    for (const line of ["PasswordAuthentication no", "PermitRootLogin prohibit-password"]) {
+      if (!config.includes(line)) problems.push(`sshd_config.d lacks '${line}'`);
     }
     return problems;
   },
@@ -652,6 +669,9 @@ describe("docker/Dockerfile", function () {
       ["pip and apt cache mounts", () => broken(/(ARG ENABLE_FLASH_ATTN\nRUN) --mount=type=cache,target=\/root\/.cache\/pip \\\n/, "$1 "), /pip without a \/root\/.cache\/pip cache mount/],
       ["pip and apt cache mounts", () => broken(/id=apt-lib-jammy,target=\/var\/lib\/apt,sharing=locked/, "id=apt-lib-jammy,target=/var/lib/apt"), /apt without a locked \/var\/lib\/apt/],
       ["scripts, workflows and manifest are copied last", () => broken(/(COPY workflows\/ \/opt\/steadydancer\/workflows\/\n)/, "$1RUN ls /opt\n"), /comes before a heavy step/],
+      ["openssh-server for start.sh's sshd: keys only, no host keys baked in", () => broken(/ && rm -f \/etc\/ssh\/ssh_host_[^\n]*\n/, "\n"), /stay in the image/],
+      ["openssh-server for start.sh's sshd: keys only, no host keys baked in", () => broken(" openssh-server", " ssh"), /does not install openssh-server/],
+      ["scripts, workflows and manifest are copied last", () => broken("COPY --chmod=0755 scripts/pod-watchdog.py", "COPY --chmod=0755 scripts/watchdog.py"), /does not COPY .*pod-watchdog/],
       ["healthcheck on /api/system_stats", () => broken(HEALTH_URL, "http://127.0.0.1:8188/system_stats"), /must curl -fsS/],
       ["healthcheck on /api/system_stats", () => broken("--start-period=45m", "--start-period=60s"), /too short/],
       ["EXPOSE 8188", () => broken("EXPOSE 8188", "EXPOSE 8080"), /EXPOSE 8188 missing/],

@@ -64,6 +64,7 @@ describe("pod rules", () => {
       env: { A: "1" },
       registry: "reg1",
       mounts: { persistent: { size: 20, path: "/workspace" } },
+      startSsh: true,
     });
     const network = createPodBody(inputs({ volumeGb: undefined, networkVolumeId: "vol1" }), { gpuTypeId: "A", dataCenterId: null });
     assert.deepEqual(network.mounts, { network: [{ volumeId: "vol1", path: "/workspace" }] });
