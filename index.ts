@@ -3,8 +3,18 @@ import { DeploymentChecks } from "./components/checks";
 import { loadStackConfig } from "./components/config";
 import { ComfyImage } from "./components/image";
 import { GpuPod } from "./components/pod";
+import { GpuPreflight } from "./components/preflight";
 
 const config = loadStackConfig();
+
+// Checked against RunPod's GPU catalog before the image is built or a pod is created.
+const preflight = new GpuPreflight("steadydancer", {
+  gpuTypes: config.pod.gpuTypes,
+  gpuCount: config.pod.gpuCount,
+  cloud: config.pod.cloud,
+  minVramGb: config.checks.minVramGb,
+  maxCostPerHour: config.pod.maxCostPerHour,
+});
 
 const image = new ComfyImage("steadydancer", {
   imageName: config.image.ref,
@@ -16,12 +26,13 @@ const image = new ComfyImage("steadydancer", {
   extraBuildArgs: config.image.extraBuildArgs,
   registry: config.registry,
   hfToken: config.image.hfToken,
-});
+}, { dependsOn: [preflight.gate] });
 
 const gpu = new GpuPod("steadydancer", {
   image: image.imageRef,
   modelVariant: config.model.variant,
   ...config.pod,
+  gpuTypes: preflight.gpuTypes,
   registry: config.registry,
   hfToken: config.hfToken,
 });

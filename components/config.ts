@@ -477,6 +477,16 @@ export function stackFields(project: string = PROJECT_NAME, cwd: string = proces
         .transform((items) => Object.fromEntries(items.map(splitEnv)))
         .default(() => ({})),
     ),
+    "pod.maxCostPerHour": field(
+      {
+        type: "number",
+        expected:
+          "a number of USD per hour for the whole pod, 0.01 to 1000 (GPU types whose list price × pod.gpuCount is higher are skipped; a pod billed higher is terminated)",
+        fix: "pulumi config set pod.maxCostPerHour 1.5 (or pulumi config rm pod.maxCostPerHour for no cap)",
+        optional: true,
+      },
+      numberText(0.01, 1000).optional(),
+    ),
     "pod.readyTimeoutMinutes": field(
       {
         type: "integer",
@@ -780,6 +790,7 @@ export function stackConfigSchema(project: string = PROJECT_NAME, context: Schem
         ports: v["pod.ports"],
         env: v["pod.env"],
         readyTimeoutMinutes: v["pod.readyTimeoutMinutes"],
+        maxCostPerHour: v["pod.maxCostPerHour"],
         deleteOnFailure: v["pod.deleteOnFailure"],
         createBeforeDelete: v["pod.createBeforeDelete"],
       },

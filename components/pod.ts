@@ -7,12 +7,17 @@ import type { ModelVariant } from "../models";
 
 /** The port ComfyUI listens on inside the image; RunPod's proxy serves it over https. */
 export const COMFYUI_PORT = 8188;
+/**
+ * The CUDA version of the image (docker/Dockerfile's nvidia/cuda base, torch cu124): sent as the pod's
+ * gpu.minCudaVersion, so RunPod never places it on a host whose driver cannot run it.
+ */
+export const IMAGE_CUDA_VERSION = "12.4";
 
 export interface GpuPodArgs {
   /** Image reference to run (tag or digest). */
   image: pulumi.Input<string>;
-  /** RunPod GPU type ids, most preferred first. */
-  gpuTypes: string[];
+  /** RunPod GPU type ids, most preferred first (those the catalog pre-flight passed). */
+  gpuTypes: pulumi.Input<string[]>;
   gpuCount: number;
   cloud: "SECURE" | "COMMUNITY";
   /** Allowed data centers; empty = any. */
@@ -32,6 +37,8 @@ export interface GpuPodArgs {
   /** Credentials of a private registry holding the image. */
   registry?: { username: pulumi.Input<string>; password: pulumi.Input<string> };
   readyTimeoutMinutes: number;
+  /** USD per hour: a created pod billed higher is terminated. */
+  maxCostPerHour?: number;
   /** Remove a pod that fails to become ready (false keeps it for debugging). */
   deleteOnFailure: boolean;
   /** On replacement, create the new pod before deleting the old one (briefly pays for two). */
@@ -89,6 +96,8 @@ export class GpuPod extends pulumi.ComponentResource {
       readyTimeoutSeconds: args.readyTimeoutMinutes * 60,
       deleteOnFailure: args.deleteOnFailure,
       createBeforeDelete: args.createBeforeDelete,
+      minCudaVersion: IMAGE_CUDA_VERSION,
+      ...(args.maxCostPerHour !== undefined ? { maxCostPerHour: args.maxCostPerHour } : {}),
     };
     const pod = new Pod(
       `${name}-pod`,

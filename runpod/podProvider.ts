@@ -17,6 +17,7 @@ import {
 } from "./podLogic";
 import { watchInterrupts, type InterruptWatch } from "./interrupts";
 import { abandonPod, partialFailure, waitUntilReady } from "./podWait";
+import { enforceCostCap } from "./costCap";
 import { clientFor, configureProvider, progressLogger } from "./providerSettings";
 import { podInputsSchema, type ApiPod, type PodInputs, type PodOutputs } from "./schemas";
 
@@ -137,6 +138,7 @@ export const podProvider: pulumi.dynamic.ResourceProvider<Record<string, unknown
     const interrupts = watchInterrupts(log);
     try {
       const pod = await createPod(client, inputs, log, interrupts);
+      await enforceCostCap(client, pod, inputs, log);
       let result;
       try {
         result = await waitUntilReady(client, pod, inputs, log, interrupts);
@@ -145,6 +147,7 @@ export const podProvider: pulumi.dynamic.ResourceProvider<Record<string, unknown
         return await abandonPod(client, pod, inputs, `waiting failed: ${(error as Error).message}`, log);
       }
       if (!result.ready) return await abandonPod(client, result.pod, inputs, result.reason, log);
+      await enforceCostCap(client, result.pod, inputs, log);
       return { id: pod.id, outs: podOutputs(inputs, result.pod, pod.gpu?.id) };
     } finally {
       interrupts.dispose();

@@ -6,6 +6,8 @@ import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 
 export const POD_TYPE = "pulumi-nodejs:dynamic/runpod:Pod";
 export const REGISTRY_TYPE = "pulumi-nodejs:dynamic/runpod:Registry";
+export const GPU_CATALOG_CHECK_TYPE = "pulumi-nodejs:dynamic/runpod:GpuCatalogCheck";
+export const GPU_PREFLIGHT_TYPE = "steadydancer:runpod:GpuPreflight";
 export const RANDOM_STRING_TYPE = "random:index/randomString:RandomString";
 export const GPU_POD_TYPE = "steadydancer:runpod:GpuPod";
 export const COMFY_IMAGE_TYPE = "steadydancer:image:ComfyImage";
@@ -120,6 +122,9 @@ function computedOutputs(type: string, id: string, inputs: Record<string, unknow
     }
     case REGISTRY_TYPE:
       return { registryId: `reg-${id}` };
+    case GPU_CATALOG_CHECK_TYPE:
+      // What the provider's check returns when every candidate passes (runpod/catalogCheckProvider.ts).
+      return { allowedGpuTypeIds: inputs.gpuTypeIds, summary: "GPU candidates (mocked catalog)", priceRange: null };
     case RANDOM_STRING_TYPE:
       return { result: MOCK_SUFFIX };
     case DOCKER_IMAGE_TYPE: {
