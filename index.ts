@@ -51,6 +51,7 @@ export const comfyUrl = gpu.comfyUrl;
 export const sshCommand = gpu.sshCommand;
 export const costPerHour = gpu.costPerHour;
 export const gpuType = gpu.gpuType;
+export const modelsVolumeId = gpu.modelsVolumeId;
 export const healthCheck = checks.health;
 export const vramCheck = checks.vram;
 export const generateCheck = checks.generate;

@@ -440,6 +440,25 @@ export function stackFields(project: string = PROJECT_NAME, cwd: string = proces
       },
       token("the id").optional(),
     ),
+    "pod.modelsVolumeGb": field(
+      {
+        type: "integer",
+        expected:
+          "an integer from 10 to 4096 (GB of a RunPod network volume the stack creates and keeps for the models; pins the pod to its data centre; SECURE cloud only; excludes pod.volumeGb and pod.networkVolumeId)",
+        fix: "pulumi config set pod.modelsVolumeGb 150 (or pulumi config rm pod.modelsVolumeGb)",
+        optional: true,
+      },
+      intText(10, 4096).optional(),
+    ),
+    "pod.modelsVolumeDataCenter": field(
+      {
+        type: "string",
+        expected: "the data centre id of the models volume, such as EU-RO-1 (unset = the first of pod.dataCenters)",
+        fix: "pulumi config set pod.modelsVolumeDataCenter EU-RO-1",
+        optional: true,
+      },
+      token("the data centre id").optional(),
+    ),
     "pod.volumeMountPath": field(
       {
         type: "string",
@@ -701,6 +720,7 @@ export function stackConfigSchema(project: string = PROJECT_NAME, context: Schem
             "pulumi config rm pod.volumeGb (or pulumi config rm pod.networkVolumeId)",
           );
         }
+        if (v["pod.modelsVolumeGb"] !== undefined) checkModelsVolume(v, ctx);
         if (networkVolume && v["pod.cloud"] === "COMMUNITY") {
           const fix = "pulumi config set pod.cloud SECURE";
           issue(ctx, "network volumes attach to SECURE cloud pods only", "pod.cloud", fix);
@@ -784,7 +804,14 @@ export function stackConfigSchema(project: string = PROJECT_NAME, context: Schem
         cloud: v["pod.cloud"],
         dataCenters: v["pod.dataCenters"],
         containerDiskGb: v["pod.containerDiskGb"],
-        volumeGb: v["pod.networkVolumeId"] === undefined ? (v["pod.volumeGb"] ?? DEFAULT_VOLUME_GB) : undefined,
+        volumeGb:
+          v["pod.networkVolumeId"] === undefined && v["pod.modelsVolumeGb"] === undefined
+            ? (v["pod.volumeGb"] ?? DEFAULT_VOLUME_GB)
+            : undefined,
+        modelsVolume:
+          v["pod.modelsVolumeGb"] === undefined
+            ? undefined
+            : { sizeGb: v["pod.modelsVolumeGb"], dataCenterId: modelsVolumeDataCenter(v) ?? "" },
         networkVolumeId: v["pod.networkVolumeId"],
         volumeMountPath: v["pod.volumeMountPath"],
         ports: v["pod.ports"],
@@ -813,6 +840,43 @@ export function stackConfigSchema(project: string = PROJECT_NAME, context: Schem
       },
       // The API key is checked above but deliberately not passed on: it must never become a resource input.
     }));
+}
+
+/** The models volume's data centre: its own key, else the first of pod.dataCenters. */
+function modelsVolumeDataCenter(v: Record<string, unknown>): string | undefined {
+  const own = v["pod.modelsVolumeDataCenter"];
+  if (typeof own === "string") return own;
+  const listed = v["pod.dataCenters"];
+  return Array.isArray(listed) && typeof listed[0] === "string" ? listed[0] : undefined;
+}
+
+/** pod.modelsVolumeGb replaces the pod volume with a network volume, which pins the pod to one data centre. */
+function checkModelsVolume(v: Record<string, unknown>, ctx: RefineCtx): void {
+  for (const other of ["pod.volumeGb", "pod.networkVolumeId"]) {
+    if (v[other] !== undefined) {
+      issue(ctx, `set either pod.modelsVolumeGb or ${other}, not both: both give the pod its one volume`, "pod.modelsVolumeGb", `pulumi config rm ${other}`);
+    }
+  }
+  if (v["pod.cloud"] === "COMMUNITY") {
+    issue(ctx, "network volumes attach to SECURE cloud pods only", "pod.cloud", "pulumi config set pod.cloud SECURE");
+  }
+  const dc = modelsVolumeDataCenter(v);
+  const listed = v["pod.dataCenters"];
+  if (dc === undefined) {
+    issue(
+      ctx,
+      "has no data centre: a network volume lives in one, and the pod must run there",
+      "pod.modelsVolumeDataCenter",
+      "pulumi config set pod.modelsVolumeDataCenter EU-RO-1 (a data centre that offers network volumes and your GPU types)",
+    );
+  } else if (Array.isArray(listed) && listed.length > 0 && !listed.includes(dc)) {
+    issue(
+      ctx,
+      `${dc} is not in pod.dataCenters, but the pod must run where its models volume is`,
+      "pod.modelsVolumeDataCenter",
+      `add ${dc} to pod.dataCenters in Pulumi.<stack>.yaml, or pulumi config set pod.modelsVolumeDataCenter ${String(listed[0])}`,
+    );
+  }
 }
 
 /** Only called once superRefine has confirmed the manifest can be read. */

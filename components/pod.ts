@@ -2,7 +2,7 @@
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { CONTAINER_RESETTING_FIELDS, Pod, Registry, type PodArgs } from "../runpod";
+import { CONTAINER_RESETTING_FIELDS, NetworkVolume, Pod, Registry, type PodArgs } from "../runpod";
 import type { ModelVariant } from "../models";
 
 /** The port ComfyUI listens on inside the image; RunPod's proxy serves it over https. */
@@ -26,6 +26,12 @@ export interface GpuPodArgs {
   /** Pod volume size; leave unset when a network volume is attached. */
   volumeGb?: number;
   networkVolumeId?: string;
+  /**
+   * Create (or adopt, by its per-stack name) and keep a network volume for the models, mounted at
+   * volumeMountPath in place of the pod volume: a replaced pod finds the weights already there. It pins
+   * the pod to the volume's data centre. Excludes volumeGb and networkVolumeId.
+   */
+  modelsVolume?: { sizeGb: number; dataCenterId: string };
   volumeMountPath: string;
   /** "<port>/http" or "<port>/tcp"; must include COMFYUI_PORT/http. */
   ports: string[];
@@ -51,6 +57,8 @@ export class GpuPod extends pulumi.ComponentResource {
   public readonly sshCommand: pulumi.Output<string | null>;
   public readonly costPerHour: pulumi.Output<number>;
   public readonly gpuType: pulumi.Output<string>;
+  /** The network volume holding the models (pod.modelsVolumeGb), or null. */
+  public readonly modelsVolumeId: pulumi.Output<string | null>;
   /**
    * Changes exactly when an update restarts the container in place (same pod id): a sha256 over the Pod inputs
    * RunPod applies by recreating the container. Secret, since it is computed from the env (HF_TOKEN included).
@@ -79,16 +87,25 @@ export class GpuPod extends pulumi.ComponentResource {
         )
       : undefined;
 
+    // Kept by `pulumi destroy` (retainOnDelete): the next `pulumi up` of this stack adopts it by name.
+    const modelsVolume = args.modelsVolume
+      ? new NetworkVolume(
+          `${name}-models`,
+          { name: `steadydancer-${pulumi.getStack()}-models`, sizeGb: args.modelsVolume.sizeGb, dataCenterId: args.modelsVolume.dataCenterId },
+          { parent: this, retainOnDelete: true },
+        )
+      : undefined;
+
     const podArgs: PodArgs = {
       name: podName,
       image: args.image,
       gpuTypeIds: args.gpuTypes,
       gpuCount: args.gpuCount,
       cloud: args.cloud,
-      dataCenterIds: args.dataCenters,
+      dataCenterIds: modelsVolume ? modelsVolume.dataCenterId.apply((dc) => [dc]) : args.dataCenters,
       containerDiskGb: args.containerDiskGb,
-      volumeGb: args.volumeGb,
-      networkVolumeId: args.networkVolumeId,
+      volumeGb: modelsVolume ? undefined : args.volumeGb,
+      networkVolumeId: modelsVolume ? modelsVolume.volumeId : args.networkVolumeId,
       volumeMountPath: args.volumeMountPath,
       ports: args.ports,
       env: podEnv(args, args.hfToken),
@@ -114,6 +131,7 @@ export class GpuPod extends pulumi.ComponentResource {
     this.sshCommand = pod.sshCommand;
     this.costPerHour = pod.costPerHour;
     this.gpuType = pod.gpuTypeId;
+    this.modelsVolumeId = modelsVolume ? modelsVolume.volumeId : pulumi.output(null);
     this.restartKey = restartKeyOf(podArgs);
     this.registerOutputs({
       comfyUrl: this.comfyUrl,
@@ -121,6 +139,7 @@ export class GpuPod extends pulumi.ComponentResource {
       sshCommand: this.sshCommand,
       costPerHour: this.costPerHour,
       gpuType: this.gpuType,
+      modelsVolumeId: this.modelsVolumeId,
       restartKey: this.restartKey,
     });
   }

@@ -9,3 +9,5 @@ export { DEFAULT_API_URL } from "./schemas";
 export { RESETTING_FIELDS as CONTAINER_RESETTING_FIELDS } from "./podLogic";
 export { GpuCatalogCheck, type GpuCatalogCheckArgs } from "./catalogCheckResource";
 export { catalogCheckProvider, type CatalogCheckOutputs } from "./catalogCheckProvider";
+export { NetworkVolume, type NetworkVolumeArgs } from "./networkVolumeResource";
+export { networkVolumeProvider, type NetworkVolumeOutputs } from "./networkVolumeProvider";

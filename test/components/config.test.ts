@@ -85,6 +85,7 @@ describe("stack config", function () {
         dataCenters: [],
         containerDiskGb: 60,
         volumeGb: 100,
+        modelsVolume: undefined,
         networkVolumeId: undefined,
         volumeMountPath: "/workspace",
         ports: ["8188/http", "22/tcp"],

@@ -8,6 +8,7 @@ export const POD_TYPE = "pulumi-nodejs:dynamic/runpod:Pod";
 export const REGISTRY_TYPE = "pulumi-nodejs:dynamic/runpod:Registry";
 export const GPU_CATALOG_CHECK_TYPE = "pulumi-nodejs:dynamic/runpod:GpuCatalogCheck";
 export const GPU_PREFLIGHT_TYPE = "steadydancer:runpod:GpuPreflight";
+export const NETWORK_VOLUME_TYPE = "pulumi-nodejs:dynamic/runpod:NetworkVolume";
 export const RANDOM_STRING_TYPE = "random:index/randomString:RandomString";
 export const GPU_POD_TYPE = "steadydancer:runpod:GpuPod";
 export const COMFY_IMAGE_TYPE = "steadydancer:image:ComfyImage";
@@ -122,6 +123,8 @@ function computedOutputs(type: string, id: string, inputs: Record<string, unknow
     }
     case REGISTRY_TYPE:
       return { registryId: `reg-${id}` };
+    case NETWORK_VOLUME_TYPE:
+      return { volumeId: `vol-${id}`, volumeType: "STANDARD" };
     case GPU_CATALOG_CHECK_TYPE:
       // What the provider's check returns when every candidate passes (runpod/catalogCheckProvider.ts).
       return { allowedGpuTypeIds: inputs.gpuTypeIds, summary: "GPU candidates (mocked catalog)", priceRange: null };
