@@ -48,6 +48,8 @@ export interface RawStackConfig {
   cwd?: string;
   /** The model manifest (default VRAM minimum per variant); read from docker/models/manifest.json if absent. */
   manifest?: ModelManifest;
+  /** `pulumi preview`: the RunPod API key may be missing (the GPU catalog pre-flight then says it was skipped). */
+  preview?: boolean;
 }
 
 /** "number" keys are optional only: Pulumi.yaml cannot declare that type. */
@@ -659,7 +661,8 @@ export function stackFields(project: string = PROJECT_NAME, cwd: string = proces
         fix: "pulumi config set --secret runpod:apiKey <key> (or export RUNPOD_API_KEY)",
         secret: true,
       },
-      z.string({ error: "required, and RUNPOD_API_KEY is not set either" }),
+      // Required, except by `pulumi preview` (checked below, where the preview flag is known).
+      z.string().optional(),
     ),
     [API_URL]: field(
       {
@@ -684,6 +687,7 @@ function shapeOf<F extends Record<string, Field<z.ZodType>>>(fields: F): ShapeOf
 export interface SchemaContext {
   cwd?: string;
   manifest?: () => ModelManifest;
+  preview?: boolean;
 }
 
 function isModelVariant(value: unknown): value is ModelVariant {
@@ -772,6 +776,9 @@ export function stackConfigSchema(project: string = PROJECT_NAME, context: Schem
           !failed("checks.assetsDir")
         ) {
           checkWorkflowRunnable(workflow, assetsDir, ctx);
+        }
+        if (v[API_KEY] === undefined && !context.preview) {
+          issue(ctx, "required, and RUNPOD_API_KEY is not set either", API_KEY);
         }
         const env: unknown = v["pod.env"];
         const apiKey = v[API_KEY];
@@ -972,7 +979,11 @@ export function parseStackConfig(raw: RawStackConfig): ParseResult {
   const collected = collect(raw, project, infos);
   const { input, labels, secret } = collected;
   const given = raw.manifest;
-  const context: SchemaContext = { cwd: raw.cwd ?? process.cwd(), ...(given ? { manifest: () => given } : {}) };
+  const context: SchemaContext = {
+    cwd: raw.cwd ?? process.cwd(),
+    ...(given ? { manifest: () => given } : {}),
+    ...(raw.preview ? { preview: true } : {}),
+  };
   const result = stackConfigSchema(project, context).safeParse(input);
   if (result.success && collected.problems.length === 0) return { ok: true, config: result.data };
 
@@ -1021,6 +1032,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     secretKeys: secretKeysOf(values),
     env: { RUNPOD_API_KEY: env.RUNPOD_API_KEY, RUNPOD_API_URL: env.RUNPOD_API_URL },
     project: pulumi.getProject(),
+    preview: pulumi.runtime.isDryRun(),
   });
   if (!result.ok) {
     const count = result.problems.length === 1 ? "1 problem" : `${result.problems.length} problems`;

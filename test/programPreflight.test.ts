@@ -43,9 +43,10 @@ describe("program: GPU catalog pre-flight", function () {
     delete require.cache[PROGRAM];
   });
 
-  function setConfig(values: Record<string, string>): void {
+  function setConfig(values: Record<string, string>, withKey = true): void {
     const full = Object.fromEntries(Object.entries(values).map(([k, v]) => [P + k, v]));
-    pulumi.runtime.setAllConfig({ ...full, "runpod:apiKey": "rpa_FAKE_preflight_key_0123456789" }, ["runpod:apiKey"]);
+    const key: Record<string, string> = withKey ? { "runpod:apiKey": "rpa_FAKE_preflight_key_0123456789" } : {};
+    pulumi.runtime.setAllConfig({ ...full, ...key }, withKey ? ["runpod:apiKey"] : []);
   }
 
   it("checks the catalog before the build, and the pod gets only the GPU types that passed", async () => {
@@ -80,12 +81,20 @@ describe("program: GPU catalog pre-flight", function () {
     assert.equal(pod.inputs.maxCostPerHour, 1.25);
   });
 
-  it("tells the check it runs in a preview, where a missing API key only skips it", async () => {
+  it("previews without an API key, telling the check it runs in a preview (where it is then skipped)", async () => {
     const mocks = new MockRecorder();
     await installMocks(mocks, "dev", true);
-    setConfig({ "image.ref": "ghcr.io/org/comfyui-steadydancer:0.1.0" });
+    setConfig({ "image.ref": "ghcr.io/org/comfyui-steadydancer:0.1.0" }, false);
     await runProgram();
     await settled();
     assert.equal(mocks.only(GPU_CATALOG_CHECK_TYPE).inputs.preview, true);
+  });
+
+  it("still requires the API key outside a preview, before anything is created", async () => {
+    const mocks = new MockRecorder();
+    await installMocks(mocks);
+    setConfig({ "image.ref": "ghcr.io/org/comfyui-steadydancer:0.1.0" }, false);
+    await assert.rejects(runProgram(), /runpod:apiKey is not set: required, and RUNPOD_API_KEY is not set either/);
+    assert.deepEqual(mocks.created, []);
   });
 });
