@@ -1,11 +1,37 @@
 // The network-volume provider (pod.modelsVolumeGb) against the RunPod v2 emulator's /v2/network-volumes,
 // and a pod mounting the volume: placed in the volume's data centre, and the volume outlives the pod.
 import * as assert from "node:assert/strict";
-import { networkVolumeProvider, podProvider, type NetworkVolumeOutputs } from "../../runpod";
+import * as pulumi from "@pulumi/pulumi";
+import { NetworkVolume, networkVolumeProvider, podProvider, type NetworkVolumeOutputs } from "../../runpod";
 import { RunPodEmulator } from "../emulators/runpod";
 import { configureLikeHost, type PodProvider } from "./serializedProvider";
 
 type VolumeProvider = typeof networkVolumeProvider;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const requireFromString = require("require-from-string") as (code: string) => { handler: () => unknown };
+
+/** The provider text a NetworkVolume registers, loaded as a fresh provider host would. */
+async function serializedProvider(): Promise<VolumeProvider> {
+  let text: string | undefined;
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const candidate = (args.inputs as Record<string, unknown>).__provider;
+        if (typeof candidate === "string") text = candidate;
+        return { id: `${args.name}-id`, state: args.inputs as Record<string, unknown> };
+      },
+      call: (args) => args.inputs as Record<string, unknown>,
+    },
+    "steadydancer-runpod",
+    "test",
+    false,
+  );
+  const volume = new NetworkVolume("capture", { name: "capture", sizeGb: 10, dataCenterId: "EU-RO-1" });
+  await new Promise<void>((resolve) => volume.urn.apply(() => resolve()));
+  for (let i = 0; i < 100 && !text; i += 1) await new Promise((r) => setTimeout(r, 10));
+  if (!text) throw new Error("the NetworkVolume provider was not serialized");
+  return requireFromString(text).handler() as VolumeProvider;
+}
 process.env.RUNPOD_PROVIDER_QUIET = "1";
 
 describe("network volume provider (models volume)", function () {
@@ -78,6 +104,15 @@ describe("network volume provider (models volume)", function () {
     assert.equal(grown.outs?.sizeGb, 120);
     const patch = emulator.calls.find((c) => c.method === "PATCH");
     assert.deepEqual(patch?.body, { size: 120 });
+  });
+
+  it("works the same after Pulumi serialized the provider into state", async () => {
+    const loaded = await configureLikeHost(await serializedProvider(), { "runpod:apiKey": emulator.apiKey, "runpod:apiUrl": emulator.baseUrl });
+    const checked = await loaded.check!({}, { name: uniqueName(), sizeGb: 30, dataCenterId: "EU-RO-1" });
+    const { id, outs } = await loaded.create(checked.inputs ?? {});
+    assert.equal((await loaded.read!(id, outs)).id, id);
+    await loaded.delete!(id, outs!);
+    assert.ok(!emulator.volumes.all().some((v) => v.id === id));
   });
 
   it("passes on RunPod's refusal of a data centre without network volumes, and reads a deleted volume as gone", async () => {
