@@ -5,9 +5,22 @@ import { ComfyImage } from "./components/image";
 import { bearerHeader } from "./components/comfyAuth";
 import { LocalGpuContainer } from "./components/localTarget";
 import { GpuPod } from "./components/pod";
+import { GpuPreflight } from "./components/preflight";
 import { ImageHistory } from "./history";
 
 const config = loadStackConfig();
+
+// Checked against RunPod's GPU catalog before the image is built or a pod is created (RunPod only).
+const preflight =
+  config.target === "runpod"
+    ? new GpuPreflight("steadydancer", {
+        gpuTypes: config.pod.gpuTypes,
+        gpuCount: config.pod.gpuCount,
+        cloud: config.pod.cloud,
+        minVramGb: config.checks.minVramGb,
+        maxCostPerHour: config.pod.maxCostPerHour,
+      })
+    : undefined;
 
 const image = new ComfyImage("steadydancer", {
   imageName: config.image.ref,
@@ -19,7 +32,7 @@ const image = new ComfyImage("steadydancer", {
   extraBuildArgs: config.image.extraBuildArgs,
   registry: config.registry,
   hfToken: config.image.hfToken,
-});
+}, { dependsOn: preflight ? [preflight.gate] : [] });
 
 const deployment =
   config.target === "local"
@@ -39,6 +52,7 @@ const deployment =
         image: image.imageRef,
         modelVariant: config.model.variant,
         ...config.pod,
+        gpuTypes: preflight?.gpuTypes ?? config.pod.gpuTypes,
         comfyAuth: config.comfy.auth,
         registry: config.registry,
         hfToken: config.hfToken,
@@ -66,6 +80,7 @@ export const podStatus = deployment.status;
 export const costPerHour = deployment.costPerHour;
 export const gpuType = deployment.gpuType;
 export const comfyToken = deployment.comfyToken;
+export const modelsVolumeId = deployment.modelsVolumeId;
 export const healthCheck = checks.health;
 export const vramCheck = checks.vram;
 export const generateCheck = checks.generate;

@@ -83,6 +83,8 @@ export interface RawStackConfig {
   manifest?: ModelManifest;
   /** The Dockerfile whose ARGs image.buildArgs may set; default docker/Dockerfile of this checkout. */
   dockerfile?: string;
+  /** `pulumi preview`: the RunPod API key may be missing (the GPU catalog pre-flight then says it was skipped). */
+  preview?: boolean;
 }
 
 /** "number" keys are optional only: Pulumi.yaml cannot declare that type. */
@@ -534,6 +536,25 @@ export function stackFields(project: string = PROJECT_NAME, cwd: string = proces
       },
       token("the id").optional(),
     ),
+    "pod.modelsVolumeGb": field(
+      {
+        type: "integer",
+        expected:
+          "an integer from 10 to 4096 (GB of a RunPod network volume the stack creates and keeps for the models; pins the pod to its data centre; SECURE cloud only; excludes pod.volumeGb and pod.networkVolumeId)",
+        fix: "pulumi config set pod.modelsVolumeGb 150 (or pulumi config rm pod.modelsVolumeGb)",
+        optional: true,
+      },
+      intText(10, 4096).optional(),
+    ),
+    "pod.modelsVolumeDataCenter": field(
+      {
+        type: "string",
+        expected: "the data centre id of the models volume, such as EU-RO-1 (unset = the first of pod.dataCenters)",
+        fix: "pulumi config set pod.modelsVolumeDataCenter EU-RO-1",
+        optional: true,
+      },
+      token("the data centre id").optional(),
+    ),
     "pod.volumeMountPath": field(
       {
         type: "string",
@@ -572,6 +593,16 @@ export function stackFields(project: string = PROJECT_NAME, cwd: string = proces
         .superRefine(checkEnv)
         .transform((items) => Object.fromEntries(items.map(splitEnv)))
         .default(() => ({})),
+    ),
+    "pod.maxCostPerHour": field(
+      {
+        type: "number",
+        expected:
+          "a number of USD per hour for the whole pod, 0.01 to 1000 (GPU types whose list price × pod.gpuCount is higher are skipped; a pod billed higher is terminated)",
+        fix: "pulumi config set pod.maxCostPerHour 1.5 (or pulumi config rm pod.maxCostPerHour for no cap)",
+        optional: true,
+      },
+      numberText(0.01, 1000).optional(),
     ),
     "pod.readyTimeoutMinutes": field(
       {
@@ -803,7 +834,7 @@ export function stackFields(project: string = PROJECT_NAME, cwd: string = proces
         fix: "pulumi config set --secret runpod:apiKey <key> (or export RUNPOD_API_KEY)",
         secret: true,
       },
-      // Required by the runpod target only; checked with the other cross-key rules.
+      // Required by the runpod target only, and not by `pulumi preview`; checked with the other cross-key rules.
       z.string().optional(),
     ),
     [API_URL]: field(
@@ -837,6 +868,7 @@ export interface FieldContext {
 export interface SchemaContext extends FieldContext {
   cwd?: string;
   manifest?: () => ModelManifest;
+  preview?: boolean;
 }
 
 function isModelVariant(value: unknown): value is ModelVariant {
@@ -896,11 +928,12 @@ export function stackConfigSchema(project: string = PROJECT_NAME, context: Schem
             "pulumi config rm pod.volumeGb (or pulumi config rm pod.networkVolumeId)",
           );
         }
+        if (v["pod.modelsVolumeGb"] !== undefined) checkModelsVolume(v, ctx);
         if (networkVolume && v["pod.cloud"] === "COMMUNITY") {
           const fix = "pulumi config set pod.cloud SECURE";
           issue(ctx, "network volumes attach to SECURE cloud pods only", "pod.cloud", fix);
         }
-        if (v.target === "runpod" && v[API_KEY] === undefined) {
+        if (v.target === "runpod" && v[API_KEY] === undefined && !context.preview) {
           issue(ctx, "required for target runpod, and RUNPOD_API_KEY is not set either", API_KEY);
         }
         const user = v["registry.username"] !== undefined;
@@ -998,13 +1031,21 @@ export function stackConfigSchema(project: string = PROJECT_NAME, context: Schem
         cloud: v["pod.cloud"],
         dataCenters: v["pod.dataCenters"],
         containerDiskGb: v["pod.containerDiskGb"],
-        volumeGb: v["pod.networkVolumeId"] === undefined ? (v["pod.volumeGb"] ?? DEFAULT_VOLUME_GB) : undefined,
+        volumeGb:
+          v["pod.networkVolumeId"] === undefined && v["pod.modelsVolumeGb"] === undefined
+            ? (v["pod.volumeGb"] ?? DEFAULT_VOLUME_GB)
+            : undefined,
+        modelsVolume:
+          v["pod.modelsVolumeGb"] === undefined
+            ? undefined
+            : { sizeGb: v["pod.modelsVolumeGb"], dataCenterId: modelsVolumeDataCenter(v) ?? "" },
         networkVolumeId: v["pod.networkVolumeId"],
         volumeMountPath: v["pod.volumeMountPath"],
         ports: v["pod.ports"],
         // A secret pod.env keeps every value secret: the Pod's env input, its state and the restart key.
         env: isSecret("pod.env") ? secretValues(v["pod.env"]) : v["pod.env"],
         readyTimeoutMinutes: v["pod.readyTimeoutMinutes"],
+        maxCostPerHour: v["pod.maxCostPerHour"],
         deleteOnFailure: v["pod.deleteOnFailure"],
         createBeforeDelete: v["pod.createBeforeDelete"],
         idleStopMinutes: v["pod.idleStopMinutes"],
@@ -1039,6 +1080,43 @@ export function stackConfigSchema(project: string = PROJECT_NAME, context: Schem
 
 function secretValues(env: Record<string, string>): Record<string, pulumi.Input<string>> {
   return Object.fromEntries(Object.entries(env).map(([name, value]) => [name, pulumi.secret(value)]));
+}
+
+/** The models volume's data centre: its own key, else the first of pod.dataCenters. */
+function modelsVolumeDataCenter(v: Record<string, unknown>): string | undefined {
+  const own = v["pod.modelsVolumeDataCenter"];
+  if (typeof own === "string") return own;
+  const listed = v["pod.dataCenters"];
+  return Array.isArray(listed) && typeof listed[0] === "string" ? listed[0] : undefined;
+}
+
+/** pod.modelsVolumeGb replaces the pod volume with a network volume, which pins the pod to one data centre. */
+function checkModelsVolume(v: Record<string, unknown>, ctx: RefineCtx): void {
+  for (const other of ["pod.volumeGb", "pod.networkVolumeId"]) {
+    if (v[other] !== undefined) {
+      issue(ctx, `set either pod.modelsVolumeGb or ${other}, not both: both give the pod its one volume`, "pod.modelsVolumeGb", `pulumi config rm ${other}`);
+    }
+  }
+  if (v["pod.cloud"] === "COMMUNITY") {
+    issue(ctx, "network volumes attach to SECURE cloud pods only", "pod.cloud", "pulumi config set pod.cloud SECURE");
+  }
+  const dc = modelsVolumeDataCenter(v);
+  const listed = v["pod.dataCenters"];
+  if (dc === undefined) {
+    issue(
+      ctx,
+      "has no data centre: a network volume lives in one, and the pod must run there",
+      "pod.modelsVolumeDataCenter",
+      "pulumi config set pod.modelsVolumeDataCenter EU-RO-1 (a data centre that offers network volumes and your GPU types)",
+    );
+  } else if (Array.isArray(listed) && listed.length > 0 && !listed.includes(dc)) {
+    issue(
+      ctx,
+      `${dc} is not in pod.dataCenters, but the pod must run where its models volume is`,
+      "pod.modelsVolumeDataCenter",
+      `add ${dc} to pod.dataCenters in Pulumi.<stack>.yaml, or pulumi config set pod.modelsVolumeDataCenter ${String(listed[0])}`,
+    );
+  }
 }
 
 /** Only called once superRefine has confirmed the manifest can be read. */
@@ -1148,6 +1226,7 @@ export function parseStackConfig(raw: RawStackConfig): ParseResult {
     cwd: raw.cwd ?? process.cwd(),
     ...(given ? { manifest: () => given } : {}),
     ...(raw.dockerfile === undefined ? {} : { dockerfile: raw.dockerfile }),
+    ...(raw.preview ? { preview: true } : {}),
   };
   const result = stackConfigSchema(project, { ...context, secretKeys: secret }).safeParse(input);
   if (result.success && collected.problems.length === 0) return { ok: true, config: result.data };
@@ -1201,6 +1280,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     ...secretKeysOf(values),
     env: { RUNPOD_API_KEY: env.RUNPOD_API_KEY, RUNPOD_API_URL: env.RUNPOD_API_URL },
     project: pulumi.getProject(),
+    preview: pulumi.runtime.isDryRun(),
   });
   if (!result.ok) {
     const count = result.problems.length === 1 ? "1 problem" : `${result.problems.length} problems`;

@@ -36,6 +36,7 @@ export class ComfyImage extends pulumi.ComponentResource {
   public readonly imageRef: pulumi.Output<string>;
   /** Whether this deployment builds the image (false: a prebuilt image was resolved). */
   public readonly built: pulumi.Output<boolean>;
+  private readonly buildAfter: pulumi.ComponentResourceOptions["dependsOn"];
 
   constructor(name: string, args: ComfyImageArgs, opts?: pulumi.ComponentResourceOptions) {
     const ref = parseImageRef(args.imageName);
@@ -46,6 +47,8 @@ export class ComfyImage extends pulumi.ComponentResource {
     const buildArgs = args.build ? dockerBuildArgs(args) : {};
     const context = args.build ? (args.contextDir ?? findDockerContext()) : "";
     super("steadydancer:image:ComfyImage", name, {}, opts);
+    // Pulumi does not pass a component's dependsOn on to its children: the build waits for it here.
+    this.buildAfter = opts?.dependsOn;
 
     if (!args.build) {
       this.imageRef = ref.digest ? pulumi.output(args.imageName) : this.resolveDigest(name, ref, args.registry);
@@ -97,7 +100,7 @@ export class ComfyImage extends pulumi.ComponentResource {
         buildOnPreview: false,
       },
       // The pushed tag and cache stay in the registry on destroy, as they did with docker.Image.
-      { parent: this, retainOnDelete: true },
+      { parent: this, retainOnDelete: true, ...(this.buildAfter ? { dependsOn: this.buildAfter } : {}) },
     );
     return image.digest.apply((digest) => `${ref.name}@${checkedDigest(digest, ref.text)}`);
   }

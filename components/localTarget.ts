@@ -43,6 +43,7 @@ export class LocalGpuContainer extends pulumi.ComponentResource {
   public readonly costPerHour: pulumi.Output<null>;
   public readonly gpuType: pulumi.Output<string>;
   public readonly status: pulumi.Output<string>;
+  public readonly modelsVolumeId: pulumi.Output<null>;
   /** The container's id: a replaced container (new image, env, volume, port) runs the checks again. */
   public readonly restartKey: pulumi.Output<string>;
   /** The token ComfyUI's front asks for (a secret), or undefined with comfyAuth false. */
@@ -124,6 +125,7 @@ export class LocalGpuContainer extends pulumi.ComponentResource {
     this.costPerHour = pulumi.output(null);
     this.gpuType = pulumi.output("");
     this.status = pulumi.output("");
+    this.modelsVolumeId = pulumi.output(null);
     this.restartKey = container.id;
     this.comfyToken = auth.token;
     this.containerName = container.name;
@@ -135,6 +137,7 @@ export class LocalGpuContainer extends pulumi.ComponentResource {
       costPerHour: this.costPerHour,
       gpuType: this.gpuType,
       status: this.status,
+      modelsVolumeId: this.modelsVolumeId,
       restartKey: this.restartKey,
       comfyToken: this.comfyToken,
       containerName: this.containerName,

@@ -3,17 +3,22 @@ import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { comfyAuth } from "./comfyAuth";
-import { CONTAINER_RESETTING_FIELDS, Pod, Registry, type PodArgs } from "../runpod";
+import { CONTAINER_RESETTING_FIELDS, NetworkVolume, Pod, Registry, type PodArgs } from "../runpod";
 import type { ModelVariant } from "../models";
 
 /** The port ComfyUI listens on inside the image; RunPod's proxy serves it over https. */
 export const COMFYUI_PORT = 8188;
+/**
+ * The CUDA version of the image (docker/Dockerfile's nvidia/cuda base, torch cu124): sent as the pod's
+ * gpu.minCudaVersion, so RunPod never places it on a host whose driver cannot run it.
+ */
+export const IMAGE_CUDA_VERSION = "12.4";
 
 export interface GpuPodArgs {
   /** Image reference to run (tag or digest). */
   image: pulumi.Input<string>;
-  /** RunPod GPU type ids, most preferred first. */
-  gpuTypes: string[];
+  /** RunPod GPU type ids, most preferred first (those the catalog pre-flight passed). */
+  gpuTypes: pulumi.Input<string[]>;
   gpuCount: number;
   cloud: "SECURE" | "COMMUNITY";
   /** Allowed data centers; empty = any. */
@@ -22,6 +27,12 @@ export interface GpuPodArgs {
   /** Pod volume size; leave unset when a network volume is attached. */
   volumeGb?: number;
   networkVolumeId?: string;
+  /**
+   * Create (or adopt, by its per-stack name) and keep a network volume for the models, mounted at
+   * volumeMountPath in place of the pod volume: a replaced pod finds the weights already there. It pins
+   * the pod to the volume's data centre. Excludes volumeGb and networkVolumeId.
+   */
+  modelsVolume?: { sizeGb: number; dataCenterId: string };
   volumeMountPath: string;
   /** "<port>/http" or "<port>/tcp"; must include COMFYUI_PORT/http. */
   ports: string[];
@@ -38,6 +49,8 @@ export interface GpuPodArgs {
   /** Credentials of a private registry holding the image. */
   registry?: { username: pulumi.Input<string>; password: pulumi.Input<string> };
   readyTimeoutMinutes: number;
+  /** USD per hour: a created pod billed higher is terminated. */
+  maxCostPerHour?: number;
   /** Remove a pod that fails to become ready (false keeps it for debugging). */
   deleteOnFailure: boolean;
   /** On replacement, create the new pod before deleting the old one (briefly pays for two). */
@@ -60,6 +73,8 @@ export class GpuPod extends pulumi.ComponentResource {
   public readonly gpuType: pulumi.Output<string>;
   /** The token ComfyUI's front asks for (a secret), or undefined with comfyAuth false. */
   public readonly comfyToken: pulumi.Output<string | undefined>;
+  /** The network volume holding the models (pod.modelsVolumeGb), or null. */
+  public readonly modelsVolumeId: pulumi.Output<string | null>;
   /**
    * Changes exactly when an update restarts the container in place (same pod id): a sha256 over the Pod inputs
    * RunPod applies by recreating the container. Secret, since it is computed from the env (HF_TOKEN included).
@@ -91,6 +106,14 @@ export class GpuPod extends pulumi.ComponentResource {
       : undefined;
 
     const auth = comfyAuth(name, args.comfyAuth, this);
+    // Kept by `pulumi destroy` (retainOnDelete): the next `pulumi up` of this stack adopts it by name.
+    const modelsVolume = args.modelsVolume
+      ? new NetworkVolume(
+          `${name}-models`,
+          { name: `steadydancer-${pulumi.getStack()}-models`, sizeGb: args.modelsVolume.sizeGb, dataCenterId: args.modelsVolume.dataCenterId },
+          { parent: this, retainOnDelete: true },
+        )
+      : undefined;
 
     const podArgs: PodArgs = {
       name: podName,
@@ -98,10 +121,10 @@ export class GpuPod extends pulumi.ComponentResource {
       gpuTypeIds: args.gpuTypes,
       gpuCount: args.gpuCount,
       cloud: args.cloud,
-      dataCenterIds: args.dataCenters,
+      dataCenterIds: modelsVolume ? modelsVolume.dataCenterId.apply((dc) => [dc]) : args.dataCenters,
       containerDiskGb: args.containerDiskGb,
-      volumeGb: args.volumeGb,
-      networkVolumeId: args.networkVolumeId,
+      volumeGb: modelsVolume ? undefined : args.volumeGb,
+      networkVolumeId: modelsVolume ? modelsVolume.volumeId : args.networkVolumeId,
       volumeMountPath: args.volumeMountPath,
       ports: args.ports,
       env: withRunPodEnv(podEnv(args, args.hfToken, auth.env), args),
@@ -109,6 +132,8 @@ export class GpuPod extends pulumi.ComponentResource {
       readyTimeoutSeconds: args.readyTimeoutMinutes * 60,
       deleteOnFailure: args.deleteOnFailure,
       createBeforeDelete: args.createBeforeDelete,
+      minCudaVersion: IMAGE_CUDA_VERSION,
+      ...(args.maxCostPerHour !== undefined ? { maxCostPerHour: args.maxCostPerHour } : {}),
     };
     const pod = new Pod(
       `${name}-pod`,
@@ -129,6 +154,7 @@ export class GpuPod extends pulumi.ComponentResource {
     this.comfyToken = auth.token;
     this.restartKey = restartKeyOf(podArgs, pod.startCount);
     this.status = pod.status;
+    this.modelsVolumeId = modelsVolume ? modelsVolume.volumeId : pulumi.output(null);
     this.registerOutputs({
       comfyUrl: this.comfyUrl,
       podId: this.podId,
@@ -136,6 +162,7 @@ export class GpuPod extends pulumi.ComponentResource {
       costPerHour: this.costPerHour,
       gpuType: this.gpuType,
       comfyToken: this.comfyToken,
+      modelsVolumeId: this.modelsVolumeId,
       restartKey: this.restartKey,
       status: this.status,
     });

@@ -8,6 +8,8 @@ import type { AxiosResponse } from "axios";
 import type { z } from "zod";
 import { hintFor, runPodError } from "./errors";
 import { errorFromResponse, idInBody, retryAfterMs, transportError, type Method } from "./httpErrors";
+
+export type { Method };
 import { scaledMs, sleep } from "./timing";
 import {
   logEventSchema,
@@ -35,7 +37,7 @@ export interface ClientSettings {
 
 export const USER_AGENT = "steadydancer-runpod/0.1 (+pulumi dynamic provider; node)";
 
-interface RequestOptions {
+export interface RequestOptions {
   body?: unknown;
   /** 404 is an expected answer: return null instead of throwing. */
   allowNotFound?: boolean;
@@ -65,6 +67,11 @@ export interface RunPodClient {
    * Best effort: any failure just ends the stream, since callers also poll.
    */
   followLogs(id: string, onLine: (source: string, line: string) => void): LogFollower;
+  /**
+   * Any other v2 route (catalog, network volumes) with the same auth, timeouts, retries and errors; a 2xx
+   * body is parsed with `schema`, and null stands for a 404 when `allowNotFound` or for an empty 204.
+   */
+  call<S extends z.ZodType>(method: Method, path: string, schema: S, options?: RequestOptions): Promise<z.output<S> | null>;
 }
 
 function safeJson(text: string): unknown {
@@ -219,6 +226,11 @@ export function createClient(settings: ClientSettings): RunPodClient {
     async deleteRegistry(id) {
       const response = await send("DELETE", `/registries/${enc(id)}`, { allowNotFound: true });
       return response ? "deleted" : "gone";
+    },
+    async call(method, path, schema, options = {}) {
+      const response = await send(method, path, options);
+      if (!response || response.status === 204) return null;
+      return parse(schema, method, path, response);
     },
     followLogs(id, onLine) {
       const controller = new AbortController();

@@ -7,3 +7,7 @@ export type { PodInputs, PodOutputs, PortMapping, RegistryInputs, RegistryOutput
 export { DEFAULT_API_URL } from "./schemas";
 /** Pod inputs whose in-place change recreates the container. */
 export { RESETTING_FIELDS as CONTAINER_RESETTING_FIELDS } from "./podLogic";
+export { GpuCatalogCheck, type GpuCatalogCheckArgs } from "./catalogCheckResource";
+export { catalogCheckProvider, type CatalogCheckOutputs } from "./catalogCheckProvider";
+export { NetworkVolume, type NetworkVolumeArgs } from "./networkVolumeResource";
+export { networkVolumeProvider, type NetworkVolumeOutputs } from "./networkVolumeProvider";

@@ -34,7 +34,16 @@ function sameEnv(a: Record<string, string> | undefined, b: Record<string, string
 /** Fields a PATCH changes by recreating the container (disk wiped, new port mappings). */
 export const RESETTING_FIELDS = ["image", "containerDiskGb", "ports", "env", "registryId", "volumeGb", "networkVolumeId", "volumeMountPath"] as const;
 /** Fields that are ours only: changing them touches no API. */
-const LOCAL_FIELDS = ["readyTimeoutSeconds", "deleteOnFailure", "createBeforeDelete", "gpuTypeIds", "dataCenterIds"] as const;
+// minCudaVersion only filters where a new pod may go: a running pod already sits on a host that runs it.
+const LOCAL_FIELDS = [
+  "readyTimeoutSeconds",
+  "deleteOnFailure",
+  "createBeforeDelete",
+  "gpuTypeIds",
+  "dataCenterIds",
+  "minCudaVersion",
+  "maxCostPerHour",
+] as const;
 
 export interface PodDiff {
   changes: boolean;

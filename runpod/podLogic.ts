@@ -81,7 +81,11 @@ export function createPodBody(inputs: PodInputs, candidate: Candidate): Record<s
   return {
     name: inputs.name,
     image: inputs.image,
-    gpu: { id: candidate.gpuTypeId, count: inputs.gpuCount },
+    gpu: {
+      id: candidate.gpuTypeId,
+      count: inputs.gpuCount,
+      ...(inputs.minCudaVersion !== undefined ? { minCudaVersion: inputs.minCudaVersion } : {}),
+    },
     cloud: inputs.cloud,
     ...(candidate.dataCenterId ? { dataCenterIds: [candidate.dataCenterId] } : {}),
     disk: inputs.containerDiskGb,

@@ -8,6 +8,7 @@ import { checkPodInputs, diffPod, patchApplied, patchPodBody, podOutputs, refres
 import { watchInterrupts } from "./interrupts";
 import { placePod, sweepStrays } from "./podCreate";
 import { abandonPod, partialFailure, waitUntilReady } from "./podWait";
+import { enforceCostCap } from "./costCap";
 import { isStopped, startCountOf, startStoppedPod } from "./podStart";
 import { clientFor, configureProvider, progressLogger } from "./providerSettings";
 import { podInputsSchema, type ApiPod, type PodInputs, type PodOutputs } from "./schemas";
@@ -80,6 +81,11 @@ export const podProvider: pulumi.dynamic.ResourceProvider<Record<string, unknown
       const sweep = async (): Promise<void> => {
         if (ambiguous) await sweepStrays(client, inputs, preexisting, pod.id, log);
       };
+      try {
+        await enforceCostCap(client, pod, inputs, log);
+      } finally {
+        await sweep();
+      }
       let result;
       try {
         result = await waitUntilReady(client, pod, inputs, log, interrupts, deadline);
@@ -91,6 +97,7 @@ export const podProvider: pulumi.dynamic.ResourceProvider<Record<string, unknown
       }
       await sweep();
       if (!result.ready) return await abandonPod(client, result.pod, inputs, result.reason, log);
+      await enforceCostCap(client, result.pod, inputs, log);
       return { id: pod.id, outs: podOutputs(inputs, result.pod, pod.gpu?.id) };
     } finally {
       interrupts.dispose();

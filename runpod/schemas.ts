@@ -158,6 +158,10 @@ export function podInputsSchema() {
       readyTimeoutSeconds: z.number().int().min(1).max(24 * 3600).default(1200),
       deleteOnFailure: z.boolean().default(true),
       createBeforeDelete: z.boolean().default(false),
+      /** Sent as gpu.minCudaVersion: the lowest host CUDA (driver) version the image runs on, "major.minor". */
+      minCudaVersion: z.string().regex(/^\d+\.\d+$/, "a CUDA version as major.minor, e.g. 12.4").optional(),
+      /** USD per hour: a created pod whose `cost` is above it is terminated (runpod/costCap.ts). */
+      maxCostPerHour: z.number().positive().optional(),
     })
     .strict()
     .superRefine((v, ctx) => {

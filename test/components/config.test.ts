@@ -85,11 +85,13 @@ describe("stack config", function () {
         dataCenters: [],
         containerDiskGb: 60,
         volumeGb: 100,
+        modelsVolume: undefined,
         networkVolumeId: undefined,
         volumeMountPath: "/workspace",
         ports: ["8188/http", "22/tcp"],
         env: {},
         readyTimeoutMinutes: 20,
+        maxCostPerHour: undefined,
         deleteOnFailure: true,
         createBeforeDelete: false,
         idleStopMinutes: 0,
@@ -118,8 +120,10 @@ describe("stack config", function () {
           "pod.readyTimeoutMinutes": "45",
           "pod.deleteOnFailure": "false",
           "pod.createBeforeDelete": "true",
+          "pod.maxCostPerHour": "2.5",
         }),
       );
+      assert.equal(config.pod.maxCostPerHour, 2.5);
       assert.deepEqual(config.pod.gpuTypes, ["NVIDIA A100 80GB PCIe", "NVIDIA L40S"]);
       assert.equal(config.pod.gpuCount, 2);
       assert.equal(config.pod.cloud, "COMMUNITY");
@@ -164,6 +168,8 @@ describe("stack config", function () {
       ["pod.env", '["A=1","A=2"]', /A is set more than once/],
       ["pod.env", '["HF_HOME=/workspace/hf","HF_TOKEN"]', /not KEY=VALUE/],
       ["pod.readyTimeoutMinutes", "0", /out of range/],
+      ["pod.maxCostPerHour", "cheap", /not a number/],
+      ["pod.maxCostPerHour", "0", /out of range/],
       ["pod.deleteOnFailure", "yes", /not true or false/],
       ["pod.createBeforeDelete", "1", /not true or false/],
       ["pod.env", '["STEADYDANCER_VARIANT=fp16"]', /STEADYDANCER_VARIANT is reserved.*model\.variant/],

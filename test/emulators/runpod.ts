@@ -4,6 +4,7 @@ import http from "node:http";
 import { listenOnLoopback, trackSockets } from "./loopback";
 import type { Socket } from "node:net";
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
+import { NetworkVolumeStore, VolumeProblem } from "./runpodNetworkVolumes";
 
 export interface StockEntry { gpuId: string; dataCenterId: string; cloud?: "SECURE" | "COMMUNITY"; available?: number }
 export interface EmulatorTimings { provisionMs: number; startMs: number; runtimeNullMs: number }
@@ -211,6 +212,8 @@ export class RunPodEmulator {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly sockets = new Set<Socket>();
   private readonly routes: Route[];
+  /** Network volumes (test/emulators/runpodNetworkVolumes.ts); `volumes.seed()` is a test knob. */
+  readonly volumes: NetworkVolumeStore;
   private closed = false;
 
   private constructor(private readonly server: http.Server, port: number, opts: EmulatorOptions) {
@@ -229,7 +232,10 @@ export class RunPodEmulator {
       if (!p || !m || p.status === "TERMINATED") throw new HttpError(404, "pod not found");
       return f(p, m, c);
     };
+    this.volumes = new NetworkVolumeStore(DCS, (id) => this.livePods().some((p) => p.mounts.network?.some((n) => n.volumeId === id) ?? false));
     this.routes = [
+      { re: /^\/v2\/network-volumes$/, m: { GET: () => this.volumes.list(), POST: (c) => this.volumes.create(c.body) } },
+      { re: /^\/v2\/network-volumes\/([^/]+)$/, m: { GET: (c) => this.volumes.get(c.params[0] ?? ""), PATCH: (c) => this.volumes.update(c.params[0] ?? "", c.body), DELETE: (c) => this.volumes.remove(c.params[0] ?? "") } },
       { re: /^\/v2\/pods$/, m: { GET: (c) => this.listPods(c), POST: (c) => this.createPod(c) } },
       { re: /^\/v2\/pods\/([^/]+)$/, m: { GET: pod((p) => ({ status: 200, json: this.view(p) })), PATCH: pod((p, m, c) => this.updatePod(p, m, c)), DELETE: pod((p) => { this.terminate(p); return { status: 204 }; }) } },
       { re: /^\/v2\/pods\/([^/]+)\/action$/, m: { POST: pod((p, m, c) => this.podAction(p, m, c)) } },
@@ -351,6 +357,7 @@ export class RunPodEmulator {
         return handler({ method, params, query, body, headers: req.headers });
       } catch (e) {
         if (e instanceof HttpError) return e;
+        if (e instanceof VolumeProblem) return new HttpError(e.status, e.detail, e.errors);
         if (e instanceof URIError) return new HttpError(404, "resource not found");
         throw e;
       }
@@ -463,7 +470,7 @@ export class RunPodEmulator {
     if (b.gpu?.allowedCudaVersions?.length && b.gpu.minCudaVersion !== undefined) throw bad("gpu.allowedCudaVersions and gpu.minCudaVersion are mutually exclusive");
     const cloud = b.cloud ?? "SECURE";
     if (mounts.network?.length && cloud === "COMMUNITY") throw bad("network volumes can only be attached to Secure Cloud pods");
-    const dcIds = b.dataCenterIds ?? [];
+    const dcIds = this.volumes.placementFor(mounts, b.dataCenterIds ?? []);
     const unknownDc = dcIds.find((d) => !DCS.some((x) => x.id === d));
     if (unknownDc !== undefined) throw bad(`unknown data center '${unknownDc}'`);
     checkPorts(b.ports ?? []);

@@ -6,6 +6,9 @@ import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 
 export const POD_TYPE = "pulumi-nodejs:dynamic/runpod:Pod";
 export const REGISTRY_TYPE = "pulumi-nodejs:dynamic/runpod:Registry";
+export const GPU_CATALOG_CHECK_TYPE = "pulumi-nodejs:dynamic/runpod:GpuCatalogCheck";
+export const GPU_PREFLIGHT_TYPE = "steadydancer:runpod:GpuPreflight";
+export const NETWORK_VOLUME_TYPE = "pulumi-nodejs:dynamic/runpod:NetworkVolume";
 export const RANDOM_STRING_TYPE = "random:index/randomString:RandomString";
 export const RANDOM_PASSWORD_TYPE = "random:index/randomPassword:RandomPassword";
 /** What every mocked RandomPassword generates. */
@@ -130,6 +133,11 @@ function computedOutputs(type: string, id: string, inputs: Record<string, unknow
     case IMAGE_HISTORY_TYPE:
       // What the provider's create records: nothing deployed before.
       return { previousImageRef: "" };
+    case NETWORK_VOLUME_TYPE:
+      return { volumeId: `vol-${id}`, volumeType: "STANDARD" };
+    case GPU_CATALOG_CHECK_TYPE:
+      // What the provider's check returns when every candidate passes (runpod/catalogCheckProvider.ts).
+      return { allowedGpuTypeIds: inputs.gpuTypeIds, summary: "GPU candidates (mocked catalog)", priceRange: null };
     case RANDOM_STRING_TYPE:
       return { result: MOCK_SUFFIX };
     case RANDOM_PASSWORD_TYPE:
