@@ -94,7 +94,7 @@ describe("program: GPU catalog pre-flight", function () {
     const mocks = new MockRecorder();
     await installMocks(mocks);
     setConfig({ "image.ref": "ghcr.io/org/comfyui-steadydancer:0.1.0" }, false);
-    await assert.rejects(runProgram(), /runpod:apiKey is not set: required, and RUNPOD_API_KEY is not set either/);
+    await assert.rejects(runProgram(), /runpod:apiKey is not set: required for target runpod, and RUNPOD_API_KEY is not set either/);
     assert.deepEqual(mocks.created, []);
   });
 });

@@ -111,10 +111,11 @@ describe("self-stopping pods and SSH keys: config and GpuPod", function () {
       const idle = new GpuPod("idle", podArgs({ idleStopMinutes: 30, publicKey: KEY }));
       const both = new GpuPod("both", podArgs({ idleStopMinutes: 10, maxLifetimeHours: 8, lifetimeAction: "terminate" }));
       await Promise.all([unwrap(off.podId), unwrap(idle.podId), unwrap(both.podId)]);
-      assert.deepEqual(env("off"), { MODELS_DIR: "/workspace/models", STEADYDANCER_VARIANT: "fp8" });
+      assert.deepEqual(env("off"), { MODELS_DIR: "/workspace/models", STEADYDANCER_VARIANT: "fp8", COMFYUI_AUTH: "off" });
       assert.deepEqual(env("idle"), {
         MODELS_DIR: "/workspace/models",
         STEADYDANCER_VARIANT: "fp8",
+        COMFYUI_AUTH: "off",
         IDLE_STOP_MINUTES: "30",
         LIFETIME_ACTION: "stop",
         PUBLIC_KEY: KEY,
