@@ -183,6 +183,9 @@ export function podOutputs(inputs: PodInputs, pod: ApiPod, fallbackGpu?: string)
   }
   const sshCommand = sshCommandOf(inputs, pod);
   return stripUndefined({
+    // Present from the create on: an output missing from state reads as unknown in a preview, and
+    // GpuPod's restartKey (a trigger of the checks) is computed from it.
+    startCount: 0,
     ...inputs,
     podId: pod.id,
     status: pod.status,

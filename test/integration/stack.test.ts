@@ -189,17 +189,21 @@ describe("the program under the real Pulumi engine (npm run test:engine)", funct
 
   it("a failing check fails up with the check's own message, and the pod stays in state", async () => {
     const podId = (await outputs()).podId;
-    await stack.setConfig("checks.minVramGb", { value: "1000" });
+    // A workflow whose node class ComfyUI lacks: only the generation check, run against the server, can tell
+    // (a VRAM demand no GPU meets is refused earlier now, by the catalog pre-flight).
+    const workflow = path.join(outDir, "unknown-node.json");
+    fs.writeFileSync(workflow, JSON.stringify({ "1": { class_type: "NoSuchNodeClass", inputs: {} } }));
+    await stack.setConfig("checks.workflow", { value: workflow });
     await assert.rejects(stack.up(), (error: Error) => {
       // The verdict the check printed, as the command's failure carries it.
-      assert.match(error.message, /"check":"vram","ok":false,"message":"[^"]*needs 1000 GB[^"]*"/);
+      assert.match(error.message, /"check":"generate","ok":false,"message":"[^"]*NoSuchNodeClass[^"]*"/);
       return true;
     });
     const state = stateSchema.parse(JSON.parse(await plainExport()));
     const pods = state.deployment.resources.filter((r) => r.type === POD);
     assert.deepEqual(pods.map((p) => p.outputs?.podId), [podId]);
     assert.equal(runpod.podById(podId)?.status, "RUNNING");
-    await stack.removeConfig("checks.minVramGb");
+    await stack.setConfig("checks.workflow", { value: "smoke" });
   });
 
   it("a bad config (no image.ref) fails preview with the config error, before any RunPod request", async () => {
