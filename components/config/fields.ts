@@ -9,6 +9,7 @@ import { podFields } from "./podFields";
 import { podLifecycleFields } from "./podLifecycleFields";
 import { providerFields } from "./providerFields";
 import { registryFields } from "./registryFields";
+import { serverlessFields } from "./serverlessFields";
 import { targetFields } from "./targets";
 
 /** What single keys' checks need beyond their value. */
@@ -28,6 +29,7 @@ export function stackFields(project: string = PROJECT_NAME, cwd: string = proces
     ...podFields(listFix),
     ...podLifecycleFields(),
     ...localFields(),
+    ...serverlessFields(listFix),
     ...registryFields(),
     ...checksFields(cwd),
     ...comfyFields(),

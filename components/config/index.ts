@@ -4,7 +4,7 @@
 export { PROJECT_NAME, type ConfigType, type KeyInfo } from "./keyInfo";
 export { TARGETS, type Target } from "./targets";
 export { stackFields, type FieldContext } from "./fields";
-export { stackConfigSchema, type SchemaContext, type StackConfig } from "./schema";
+export { stackConfigSchema, type SchemaContext, type ServerlessConfig, type StackConfig } from "./schema";
 export { closestKey } from "./problems";
 export type { RawStackConfig } from "./rawConfig";
 export { parseStackConfig, type ParseResult } from "./parse";

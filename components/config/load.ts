@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseStackConfig } from "./parse";
 import type { StackConfig } from "./schema";
+import { TARGETS, readsKey } from "./targets";
 
 /** Pulumi exports isConfigSecret at runtime but marks it internal in its typings. */
 function secretKeysOf(values: Record<string, string>): { secretKeys: string[]; secretKeysGuessed: boolean } {
@@ -18,7 +19,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
   const result = parseStackConfig({
     values,
     ...secretKeysOf(values),
-    env: { RUNPOD_API_KEY: env.RUNPOD_API_KEY, RUNPOD_API_URL: env.RUNPOD_API_URL },
+    env: { RUNPOD_API_KEY: env.RUNPOD_API_KEY, RUNPOD_API_URL: env.RUNPOD_API_URL, RUNPOD_JOB_API_URL: env.RUNPOD_JOB_API_URL },
     project: pulumi.getProject(),
     preview: pulumi.runtime.isDryRun(),
   });
@@ -28,12 +29,14 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
       `The stack configuration has ${count}; nothing was created:\n${result.problems.map((p) => `  - ${p}`).join("\n")}`,
     );
   }
-  const ignored = result.config.ignoredKeys;
+  const { target, ignoredKeys: ignored } = result.config;
   if (ignored.length > 0) {
+    const reader = TARGETS.find((t) => t !== target && readsKey(t, ignored[0] ?? ""));
     void pulumi.log.warn(
-      `target ${result.config.target} does not use ${ignored.join(", ")}; they are kept but have no effect ` +
-        `(pulumi config rm <key> to drop them, or pulumi config set target ${result.config.target === "local" ? "runpod" : "local"})`,
+      `target ${target} does not use ${ignored.join(", ")}; they are kept but have no effect ` +
+        `(pulumi config rm <key> to drop them${reader ? `, or pulumi config set target ${reader}` : ""})`,
     );
   }
+  for (const warning of result.config.warnings) void pulumi.log.warn(warning);
   return result.config;
 }

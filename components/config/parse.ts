@@ -24,7 +24,7 @@ export function parseStackConfig(raw: RawStackConfig): ParseResult {
     ...(raw.dockerfile === undefined ? {} : { dockerfile: raw.dockerfile }),
     ...(raw.preview ? { preview: true } : {}),
   };
-  const result = stackConfigSchema(project, { ...context, secretKeys: secret }).safeParse(input);
+  const result = stackConfigSchema(project, { ...context, secretKeys: secret, givenKeys: new Set(Object.keys(input)) }).safeParse(input);
   if (result.success && collected.problems.length === 0) return { ok: true, config: result.data };
 
   const line = (key: string, message: string, fix: string | undefined) => {

@@ -6,6 +6,7 @@ import { field } from "./keyInfo";
 
 export const API_KEY = "runpod:apiKey";
 export const API_URL = "runpod:apiUrl";
+export const JOB_API_URL = "runpod:jobApiUrl";
 
 export function providerFields() {
   return {
@@ -24,6 +25,15 @@ export function providerFields() {
         type: "string",
         expected: "an http(s) URL (default https://api.runpod.io/v2)",
         fix: "pulumi config rm runpod:apiUrl (or pulumi config set runpod:apiUrl https://api.runpod.io/v2)",
+        optional: true,
+      },
+      z.string().refine(isHttpUrl, "is not an http(s) URL").optional(),
+    ),
+    [JOB_API_URL]: field(
+      {
+        type: "string",
+        expected: "an http(s) URL (the serverless job API base; default https://api.runpod.ai/v2)",
+        fix: "pulumi config rm runpod:jobApiUrl (or pulumi config set runpod:jobApiUrl https://api.runpod.ai/v2)",
         optional: true,
       },
       z.string().refine(isHttpUrl, "is not an http(s) URL").optional(),

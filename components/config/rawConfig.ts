@@ -3,14 +3,14 @@
 // the program could not keep secret, are problems of their own.
 import type { ModelManifest } from "../../models";
 import type { KeyInfo } from "./keyInfo";
-import { API_KEY, API_URL } from "./providerFields";
+import { API_KEY, API_URL, JOB_API_URL } from "./providerFields";
 
 /**
  * Keys besides the secret ones that may be stored as secrets, because the program keeps them secret all the
  * way: pod.env (every value becomes a secret env value) and registry.username; runpod:apiUrl is read by the
  * provider only, never a resource input. Any other key marked secret would reach resource inputs in plaintext.
  */
-const MAY_BE_SECRET = new Set(["pod.env", "registry.username", "runpod:apiUrl"]);
+const MAY_BE_SECRET = new Set(["pod.env", "registry.username", API_URL]);
 /** Why a key cannot be kept secret, where there is more to say than "it is not secret". */
 const NOT_SECRET_WHY: Record<string, string> = {
   "image.buildArgs":
@@ -25,8 +25,8 @@ export interface RawStackConfig {
   secretKeys: Iterable<string>;
   /** The runtime could not say which keys are secret, so every key was listed: no key is refused for being one. */
   secretKeysGuessed?: boolean;
-  /** Environment fallbacks for the two provider settings. */
-  env?: { RUNPOD_API_KEY?: string | undefined; RUNPOD_API_URL?: string | undefined };
+  /** Environment fallbacks for the provider settings. */
+  env?: { RUNPOD_API_KEY?: string | undefined; RUNPOD_API_URL?: string | undefined; RUNPOD_JOB_API_URL?: string | undefined };
   /** The Pulumi project name (the namespace of the project keys); defaults to PROJECT_NAME. */
   project?: string;
   /** Directory relative paths (checks.workflow, checks.assetsDir, checks.outDir) start from; default cwd. */
@@ -77,6 +77,7 @@ export function collect(raw: RawStackConfig, project: string, infos: Infos): Col
   for (const [key, envName] of [
     [API_KEY, "RUNPOD_API_KEY"],
     [API_URL, "RUNPOD_API_URL"],
+    [JOB_API_URL, "RUNPOD_JOB_API_URL"],
   ] as const) {
     if (raw.values[key]) take(key, key, raw.values[key]);
     else take(key, key, env[envName], envName);

@@ -11,6 +11,7 @@ import { localSection } from "./localFields";
 import { checkPodAccess, checkPodVolumes, podSection } from "./podRules";
 import { API_KEY } from "./providerFields";
 import { checkRegistry, registrySection } from "./registryFields";
+import { checkServerless, serverlessSection, serverlessWarnings } from "./serverlessRules";
 import { keysUnusedBy } from "./targets";
 
 /** Where the schema reads files from: the base of relative paths, the model manifest, and the field context. */
@@ -18,6 +19,8 @@ export interface SchemaContext extends FieldContext {
   cwd?: string;
   manifest?: () => ModelManifest;
   preview?: boolean;
+  /** Flat keys the user set (whatever their value), for warnings about keys that do not apply. */
+  givenKeys?: ReadonlySet<string>;
 }
 
 export function stackConfigSchema(project: string = PROJECT_NAME, context: SchemaContext = {}) {
@@ -33,29 +36,35 @@ export function stackConfigSchema(project: string = PROJECT_NAME, context: Schem
       (v, ctx) => {
         // Runs even when single keys failed (`when`), so cross-key problems are reported in the same pass.
         checkPodVolumes(v, ctx);
-        if (v.target === "runpod" && v[API_KEY] === undefined && !context.preview) {
-          issue(ctx, "required for target runpod, and RUNPOD_API_KEY is not set either", API_KEY);
+        if (v.target !== "local" && v[API_KEY] === undefined && !context.preview) {
+          issue(ctx, `required for target ${v.target}, and RUNPOD_API_KEY is not set either`, API_KEY);
         }
         checkRegistry(v, ctx);
         checkImage(v, ctx);
         checkChecks(v, ctx, manifest);
         checkPodAccess(v, ctx, v[API_KEY], isSecret("pod.env"));
+        checkServerless(v, ctx);
       },
       { when: () => true },
     )
     .transform((v) => ({
       target: v.target,
       ignoredKeys: keysUnusedBy(v.target, v, defaults),
+      warnings: v.target === "serverless" ? serverlessWarnings(v, context.givenKeys ?? new Set()) : [],
       image: imageSection(v, v.hfToken),
       model: { variant: v["model.variant"] },
       local: localSection(v),
       pod: podSection(v, isSecret),
+      serverless: serverlessSection(v),
       registry: registrySection(v, isSecret),
       hfToken: v.hfToken === undefined ? undefined : pulumi.secret(v.hfToken),
       comfy: { auth: v["comfy.auth"] },
-      checks: checksSection(v, manifest, v["model.variant"]),
+      // A serverless endpoint runs the health and generate checks only (serverlessWarnings says so).
+      checks: { ...checksSection(v, manifest, v["model.variant"]), ...(v.target === "serverless" ? { vram: false } : {}) },
       // The API key is checked above but deliberately not passed on: it must never become a resource input.
     }));
 }
 
 export type StackConfig = z.output<ReturnType<typeof stackConfigSchema>>;
+/** The serverless.* section, as components/endpoint.ts (ServerlessEndpoint) takes it. */
+export type ServerlessConfig = StackConfig["serverless"];

@@ -3,47 +3,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import {
-  PROJECT_NAME,
-  loadStackConfig,
-  parseStackConfig,
-  stackFields,
-  type RawStackConfig,
-  type StackConfig,
-} from "../../components/config";
+import { loadStackConfig, parseStackConfig, stackFields } from "../../components/config";
 import { MANAGED_BUILD_ARGS, dockerBuildArgs } from "../../components/image";
 import { MODEL_VARIANTS, loadModelManifest, minVramGbFor, type ModelManifest } from "../../models";
 import { MockRecorder, installMocks, unwrap } from "../helpers/pulumiMocks";
-
-const P = `${PROJECT_NAME}:`;
-const IMAGE = "ghcr.io/org/comfyui-steadydancer:0.1.0";
-const FAKE_API_KEY = "rpa_FAKEKEY_do_not_leak_0123456789";
-const ROOT = path.resolve(__dirname, "../../..");
-
-/** A raw config with the given project keys (short names), plus an API key from the environment. */
-function raw(values: Record<string, string>, opts: Partial<RawStackConfig> = {}): RawStackConfig {
-  const full = Object.fromEntries(Object.entries(values).map(([k, v]) => [k.includes(":") ? k : P + k, v]));
-  return { values: full, secretKeys: [], env: { RUNPOD_API_KEY: FAKE_API_KEY }, cwd: ROOT, ...opts };
-}
-
-function parseOk(r: RawStackConfig): StackConfig {
-  const result = parseStackConfig(r);
-  if (!result.ok) assert.fail(`expected a valid config, got:\n${result.problems.join("\n")}`);
-  return result.config;
-}
-
-function problemsOf(r: RawStackConfig): string[] {
-  const result = parseStackConfig(r);
-  if (result.ok) assert.fail("expected problems, the config was accepted");
-  return result.problems;
-}
-
-/** The one problem about `label`; fails when there is none. */
-function problemFor(problems: string[], label: string): string {
-  const found = problems.filter((p) => p.startsWith(`${label} `));
-  assert.ok(found.length > 0, `no problem names ${label}:\n${problems.join("\n")}`);
-  return found.join("\n");
-}
+import { FAKE_API_KEY, IMAGE, P, ROOT, assertKeyProblem, parseOk, problemFor, problemsOf, raw } from "../helpers/stackConfig";
 
 describe("stack config", function () {
   this.timeout(10000);
@@ -198,11 +162,7 @@ describe("stack config", function () {
     ];
     for (const [key, value, reason] of badInputs) {
       it(`rejects ${key} = ${value} naming the key, the value, the expected form and a fix`, () => {
-        const problem = problemFor(problemsOf(raw({ "image.ref": IMAGE, [key]: value })), `${P}${key}`);
-        const shown = value.startsWith("[") ? value : JSON.stringify(value);
-        assert.ok(problem.startsWith(`${P}${key} = ${shown}: `), problem);
-        assert.match(problem, reason);
-        assert.match(problem, /Expected .+\. Fix: (pulumi config|edit Pulumi\.<stack>\.yaml)/);
+        assertKeyProblem(problemsOf(raw({ "image.ref": IMAGE, [key]: value })), key, value, reason);
       });
     }
 
