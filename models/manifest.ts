@@ -28,34 +28,117 @@ const targetFolder = z
   .min(1)
   .refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), "must be relative to models/ without '..'");
 
+/**
+ * Hosts a file may come from directly (not through the Hub), each with the environment variable that points
+ * download-models.sh and `models:pin` at a mirror of it (as HF_ENDPOINT does for the Hub). OpenMMLab publishes its
+ * checkpoints only there (YOLOX-L of the DWPose alignment).
+ */
+export const DIRECT_URL_HOSTS: Readonly<Record<string, string>> = { "download.openmmlab.com": "OPENMMLAB_ENDPOINT" };
+
+const HF_FIELDS = ["repo", "revision", "trackedRevision", "path"] as const;
+const DIRECT_FIELDS = ["fileName", "sha256Prefix"] as const;
+
 export function modelManifestSchema() {
   const variant = z.enum(MODEL_VARIANTS);
-  const file = z.object({
+  const rawFile = z.object({
     /** Stable name used in messages. */
     id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/),
+    /**
+     * Not written in the manifest: what parsing adds (with the derived `fileName`, and `path` of a direct file), so
+     * that a parsed manifest parses again to itself.
+     */
+    source: z.enum(["huggingface", "url"]).optional(),
     /** Variants that need this file; "*" = all. */
     variants: z.array(z.union([variant, z.literal("*")])).min(1),
-    /** Hugging Face repository (owner/name) and revision the file comes from. */
-    repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/),
+    // A file has ONE source: a Hugging Face repository (repo, revision, path) or a direct https url on a host of
+    // DIRECT_URL_HOSTS (url, fileName, sha256Prefix).
+    /** Hugging Face repository (owner/name) the file comes from. */
+    repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/).optional(),
     /** A commit sha once pinned (`npm run models:pin` writes it), so the size and sha256 cannot move under it. */
-    revision: z.string().min(1),
+    revision: z.string().min(1).optional(),
     /** Branch or tag that `npm run models:pin` resolves to the commit in `revision` (absent: `revision` itself). */
     trackedRevision: z.string().min(1).optional(),
     /** Path of the file inside the repository. */
-    path: z.string().min(1),
-    /** Full download URL on huggingface.co; the script rebuilds it from HF_ENDPOINT when that is set. */
+    path: z.string().min(1).optional(),
+    /**
+     * Hugging Face source: the file's URL on huggingface.co (the script rebuilds it from HF_ENDPOINT when that is
+     * set). Direct source: the https URL it is published at, on a host of DIRECT_URL_HOSTS.
+     */
     url: z.url(),
+    /** Direct source: the name the file is stored under in `target` (default: the URL's last segment). */
+    fileName: z.string().regex(/^[^/\\]+$/, "must be a file name without '/'").refine((n) => n !== "." && n !== "..", "must be a file name").optional(),
+    /**
+     * Direct source: the leading hex digits of the file's sha256 that its publisher states (OpenMMLab puts the
+     * first 8 into the file name), checked by the download script while the full `sha256` is not pinned.
+     */
+    sha256Prefix: z.string().regex(/^[0-9a-f]{8,63}$/, "must be 8-63 lowercase hex digits").optional(),
     /** Folder under ComfyUI's models/ where the file goes. */
     target: targetFolder,
     /** Exact size in bytes, null until `npm run models:pin` has filled it. */
     size: z.number().int().positive().nullable(),
     /** Size estimate in bytes for the free-disk check while `size` is still null. */
     sizeEstimate: z.number().int().positive(),
-    /** sha256 of the file, null until pinned; the script then checks the server's LFS hash instead. */
+    /** sha256 of the file, null until pinned; the script then checks the server's LFS hash (or sha256Prefix). */
     sha256: sha256.nullable(),
     /** Where the name or size estimate comes from while unpinned, or what else to know about the file. */
     note: z.string().optional(),
   });
+  const file = rawFile
+    .superRefine((f, ctx) => {
+      const issue = (message: string, key?: string): void => ctx.addIssue({ code: "custom", message, ...(key ? { path: [key] } : {}) });
+      // What an earlier parse derived is no second source: a direct file's `path`, a Hub file's `fileName`.
+      const derivedPath = f.source === "url" && f.path !== undefined && f.path === f.fileName;
+      const derivedName = f.source === "huggingface" && f.path !== undefined && f.fileName === f.path.split("/").pop();
+      const hf = HF_FIELDS.filter((k) => f[k] !== undefined && !(k === "path" && derivedPath));
+      const direct = DIRECT_FIELDS.filter((k) => f[k] !== undefined && !(k === "fileName" && derivedName));
+      if (!URL.canParse(f.url)) return; // z.url() has said so
+      const host = new URL(f.url).hostname;
+      const directHost = Object.hasOwn(DIRECT_URL_HOSTS, host);
+      const hosts = Object.keys(DIRECT_URL_HOSTS).join(", ");
+      if (hf.length > 0 && (direct.length > 0 || directHost)) {
+        const other = direct.length > 0 ? direct.join(", ") : `a url on ${host}`;
+        issue(`${f.id} has both a Hugging Face source (${hf.join(", ")}) and a direct one (${other}): give either repo, revision and path, or a direct url (${hosts}) without them`);
+        return;
+      }
+      if (hf.length > 0) {
+        for (const k of ["repo", "revision", "path"] as const) {
+          if (f[k] === undefined) issue(`${f.id}: a Hugging Face source needs repo, revision and path; ${k} is missing`, k);
+        }
+        return;
+      }
+      if (!directHost) {
+        issue(`${f.id} has no repo, so its url must be a direct https download from ${hosts}; got ${f.url} (a Hugging Face file needs repo, revision and path)`, "url");
+        return;
+      }
+      if (new URL(f.url).protocol !== "https:") issue(`${f.id}: a direct url must be https, got ${f.url}`, "url");
+      if (f.fileName === undefined && !/[^/]$/.test(new URL(f.url).pathname)) issue(`${f.id}: the url ends in '/': give fileName`, "fileName");
+      if (f.sha256 !== null && f.sha256Prefix !== undefined && !f.sha256.startsWith(f.sha256Prefix)) {
+        issue(`${f.id}: sha256 ${f.sha256} does not start with its sha256Prefix ${f.sha256Prefix}`, "sha256");
+      }
+    })
+    .transform((f) => {
+      const common = { id: f.id, variants: f.variants, url: f.url, target: f.target, size: f.size, sizeEstimate: f.sizeEstimate, sha256: f.sha256, ...(f.note !== undefined ? { note: f.note } : {}) };
+      if (f.source !== "url" && f.repo !== undefined && f.revision !== undefined && f.path !== undefined) {
+        return {
+          ...common,
+          source: "huggingface" as const,
+          repo: f.repo,
+          revision: f.revision,
+          ...(f.trackedRevision !== undefined ? { trackedRevision: f.trackedRevision } : {}),
+          path: f.path,
+          fileName: f.path.split("/").pop() ?? f.path,
+        };
+      }
+      const fileName = f.fileName ?? decodeURIComponent(new URL(f.url).pathname.split("/").pop() ?? "");
+      return {
+        ...common,
+        source: "url" as const,
+        fileName,
+        // No repository path: `path` is the stored name, so that code matching files by basename(path) sees it.
+        path: fileName,
+        ...(f.sha256Prefix !== undefined ? { sha256Prefix: f.sha256Prefix } : {}),
+      };
+    });
   return z
     .object({
       schemaVersion: z.literal(1),
@@ -87,6 +170,10 @@ export function modelManifestSchema() {
 
 export type ModelManifest = z.infer<ReturnType<typeof modelManifestSchema>>;
 export type ModelFile = ModelManifest["files"][number];
+/** A file fetched from a Hugging Face repository. */
+export type HubModelFile = Extract<ModelFile, { source: "huggingface" }>;
+/** A file fetched from its publisher's own https host (DIRECT_URL_HOSTS), never with the Hugging Face token. */
+export type DirectModelFile = Extract<ModelFile, { source: "url" }>;
 
 export function parseModelManifest(json: unknown, source = "manifest"): ModelManifest {
   const parsed = modelManifestSchema().safeParse(json);
@@ -104,9 +191,21 @@ export const DEFAULT_HF_ENDPOINT = "https://huggingface.co";
 export const isCommitSha = (revision: string): boolean => /^[0-9a-f]{40}$/.test(revision);
 
 /** The Hub URL of a file (`{endpoint}/{repo}/resolve/{revision}/{path}`), as download-models.sh rebuilds it. */
-export function hubResolveUrl(file: Pick<ModelFile, "repo" | "revision" | "path">, endpoint = DEFAULT_HF_ENDPOINT): string {
+export function hubResolveUrl(file: { repo: string; revision: string; path: string }, endpoint = DEFAULT_HF_ENDPOINT): string {
   const pathPart = file.path.split("/").map(encodeURIComponent).join("/");
   return `${endpoint.replace(/\/+$/, "")}/${file.repo}/resolve/${encodeURIComponent(file.revision)}/${pathPart}`;
+}
+
+/**
+ * Where a direct file is fetched from: its url, or the same path under the mirror that the host's variable of
+ * DIRECT_URL_HOSTS names in `env` (download-models.sh rewrites it the same way).
+ */
+export function directDownloadUrl(file: Pick<DirectModelFile, "url">, env: NodeJS.ProcessEnv = process.env): string {
+  const url = new URL(file.url);
+  const variable = DIRECT_URL_HOSTS[url.hostname];
+  const mirror = variable === undefined ? undefined : env[variable]?.trim();
+  if (!mirror) return file.url;
+  return `${mirror.replace(/\/+$/, "")}${url.pathname}${url.search}`;
 }
 
 /** The files a variant needs, in manifest order. */

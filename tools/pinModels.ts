@@ -7,6 +7,8 @@
 // An LFS entry carries its sha256 as `lfs.oid`; a plain git file only has its git blob sha1 (`oid`), so its sha256
 // stays null and download-models.sh checks its size. HF_TOKEN (sent as a Bearer header, never printed) opens gated
 // or private repos; HF_ENDPOINT points at a mirror.
+// A file published on its own host instead (a direct `url`, DIRECT_URL_HOSTS) is pinned by tools/pinDirect.ts:
+// size from HEAD, sha256 by streaming it, never with HF_TOKEN; its mirror variable (OPENMMLAB_ENDPOINT) is honoured.
 import * as fs from "fs";
 import axios, { type AxiosInstance } from "axios";
 import { z } from "zod";
@@ -16,8 +18,9 @@ import {
   hubResolveUrl,
   isCommitSha,
   parseModelManifest,
-  type ModelFile,
+  type HubModelFile,
 } from "../models";
+import { pinDirectFile, type DirectPinOutcome } from "./pinDirect";
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
 /** One entry of `GET /api/models/{repo}/tree/{revision}/{dir}` (huggingface.js `ListFileEntry`). */
@@ -36,7 +39,7 @@ const modelInfoSchema = z.looseObject({ sha: z.string().regex(/^[0-9a-f]{40}$/, 
 
 /** The manifest file as JSON, kept as read so that key order and unknown fields survive the rewrite. */
 const rawManifestSchema = z.looseObject({
-  files: z.array(z.looseObject({ id: z.string(), repo: z.string(), revision: z.string(), trackedRevision: z.string().optional(), path: z.string() })),
+  files: z.array(z.looseObject({ id: z.string(), repo: z.string().optional(), revision: z.string().optional(), trackedRevision: z.string().optional(), path: z.string().optional() })),
 });
 type RawFile = z.infer<typeof rawManifestSchema>["files"][number];
 
@@ -50,13 +53,16 @@ export interface PinOptions {
   /** Base delay of the exponential backoff between retries. */
   retryDelayMs?: number;
   log?: (line: string) => void;
+  /** Where direct-URL mirror variables (OPENMMLAB_ENDPOINT) are read from (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** `revision` is the commit the file was pinned at, `trackedRevision` the branch or tag resolved to it. */
 export type PinOutcome =
   | { id: string; status: "pinned" | "unchanged" | "changed"; size: number; sha256: string; revision: string; trackedRevision: string; previous?: { size: number | null; sha256: string | null } }
   | { id: string; status: "size-only"; size: number; reason: string; revision: string; trackedRevision: string }
-  | { id: string; status: "failed"; reason: string };
+  | { id: string; status: "failed"; reason: string }
+  | DirectPinOutcome;
 
 export interface PinReport {
   outcomes: PinOutcome[];
@@ -155,7 +161,7 @@ function lookalikes(wanted: string, entries: TreeEntry[]): string[] {
     .slice(0, 5);
 }
 
-function pinOne(file: ModelFile, entries: TreeEntry[], commit: string, tracked: string): PinOutcome {
+function pinOne(file: HubModelFile, entries: TreeEntry[], commit: string, tracked: string): PinOutcome {
   const entry = entries.find((e) => e.type === "file" && e.path === file.path);
   if (!entry) {
     const near = lookalikes(file.path, entries);
@@ -219,13 +225,14 @@ export async function pinManifest(opts: PinOptions): Promise<PinReport> {
   const delayMs = opts.retryDelayMs ?? 1000;
   const byId = new Map<string, PinOutcome>();
   let unreachable: string | undefined;
-  const fail = (files: ModelFile[], reason: string): void => {
+  const fail = (files: HubModelFile[], reason: string): void => {
     for (const f of files) byId.set(f.id, { id: f.id, status: "failed", reason });
   };
 
   // One commit lookup per repo and branch, then one listing per folder at that commit.
-  const refs = new Map<string, { repo: string; tracked: string; files: ModelFile[] }>();
+  const refs = new Map<string, { repo: string; tracked: string; files: HubModelFile[] }>();
   for (const f of manifest.files) {
+    if (f.source !== "huggingface") continue;
     const tracked = f.trackedRevision ?? f.revision;
     const key = `${f.repo}@${tracked}`;
     const group = refs.get(key) ?? { repo: f.repo, tracked, files: [] };
@@ -249,7 +256,7 @@ export async function pinManifest(opts: PinOptions): Promise<PinReport> {
     }
     const moved = [...new Set(ref.files.map((f) => f.revision).filter((r) => r !== commit))];
     log(`${where} is commit ${commit}${moved.length > 0 ? ` (was ${moved.join(", ")})` : ""}`);
-    const folders = new Map<string, ModelFile[]>();
+    const folders = new Map<string, HubModelFile[]>();
     for (const f of ref.files) folders.set(folderOf(f.path), [...(folders.get(folderOf(f.path)) ?? []), f]);
     for (const [dir, files] of folders) {
       if (unreachable !== undefined) {
@@ -267,6 +274,11 @@ export async function pinManifest(opts: PinOptions): Promise<PinReport> {
     }
   }
 
+  for (const f of manifest.files) {
+    if (f.source !== "url") continue;
+    byId.set(f.id, await pinDirectFile(f, { env: opts.env ?? process.env, timeoutMs: opts.timeoutMs ?? 30000, retries, retryDelayMs: delayMs, log }));
+  }
+
   const outcomes = manifest.files.map((f) => byId.get(f.id) ?? { id: f.id, status: "failed" as const, reason: "not looked up" });
   for (const [i, f] of manifest.files.entries()) {
     const o = outcomes[i];
@@ -276,6 +288,15 @@ export async function pinManifest(opts: PinOptions): Promise<PinReport> {
       log(`FAILED    ${o.id}: ${o.reason}`);
       continue;
     }
+    if ("source" in o) {
+      const was = o.status === "changed" && o.previous ? ` (was ${o.previous.size ?? "null"} bytes, sha256 ${o.previous.sha256 ?? "null"})` : "";
+      log(`${o.status.padEnd(9)} ${o.id}: ${o.size} bytes, sha256 ${o.sha256} from ${new URL(f.url).host}${was}`);
+      entry.size = o.size;
+      entry.sizeEstimate = o.size;
+      entry.sha256 = o.sha256;
+      continue;
+    }
+    if (f.source !== "huggingface") continue;
     if (o.status === "size-only") {
       log(`size only ${o.id}: ${o.size} bytes at ${o.revision.slice(0, 12)}; ${o.reason}`);
       entry.size = o.size;
@@ -334,6 +355,8 @@ function parseArgs(argv: string[]): z.infer<typeof argsSchema> {
       console.log("usage: npm run models:pin [-- --manifest <file>] [--endpoint <url>] [--dry-run]\n" +
         "Pins every manifest file at the commit its branch (trackedRevision, else revision) points at now: writes that\n" +
         "commit as revision and into url, and size and sha256 from the Hugging Face tree API at it.\n" +
+        "A file with a direct url (download.openmmlab.com) gets its size from a HEAD and its sha256 by downloading it,\n" +
+        "checked against its sha256Prefix, without HF_TOKEN; OPENMMLAB_ENDPOINT points that at a mirror.\n" +
         "HF_TOKEN opens gated repos; HF_ENDPOINT sets the Hub URL.");
       process.exit(0);
     } else throw new Error(`unknown argument ${a ?? ""} (try --help)`);

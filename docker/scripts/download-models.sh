@@ -11,6 +11,11 @@
 # DOWNLOAD_RETRY_WAIT) and with a freshly probed URL (a signed CDN URL may have expired meanwhile); then the script
 # gives up. That pause is the only backoff on the aria2c path.
 #
+# A file comes from a Hugging Face repository (repo, revision, path) or, when its publisher has it only on its own
+# host, from a direct https url on an allow-listed host (download.openmmlab.com: see direct_url). A direct file
+# never gets HF_TOKEN; until its full sha256 is pinned it is checked against the sha256Prefix its publisher put
+# into the file name (OpenMMLab: the first 8 hex digits), and by the size its server announces.
+#
 # Environment (all optional):
 #   MODEL_MANIFEST        manifest path                        (/opt/steadydancer/models/manifest.json)
 #   MODELS_DIR            ComfyUI models folder to fill        (/opt/ComfyUI/models)
@@ -19,6 +24,7 @@
 #                         only to the Hub's host: a file the Hub redirects to another host (its CDN) is fetched
 #                         from the signed URL without it, as huggingface_hub does
 #   HF_ENDPOINT           Hub base URL                         (https://huggingface.co)
+#   OPENMMLAB_ENDPOINT    mirror of download.openmmlab.com: the same paths under this base URL
 #   DOWNLOAD_MAX_TRIES    tries per request                    (8)
 #   DOWNLOAD_RETRY_WAIT   aria2c: fixed seconds between tries  (10); the pause before the last round is x MAX_TRIES
 #   DOWNLOAD_RETRY_MAX_TIME  curl: seconds after a request began past which it is not retried, transfer
@@ -48,6 +54,8 @@ MODELS_DIR=${MODELS_DIR:-/opt/ComfyUI/models}
 VARIANT=${STEADYDANCER_VARIANT:-fp8}
 ENDPOINT=${HF_ENDPOINT:-https://huggingface.co}
 ENDPOINT=${ENDPOINT%/}
+OPENMMLAB_MIRROR=${OPENMMLAB_ENDPOINT:-}
+OPENMMLAB_MIRROR=${OPENMMLAB_MIRROR%/}
 MAX_TRIES=${DOWNLOAD_MAX_TRIES:-8}
 RETRY_WAIT=${DOWNLOAD_RETRY_WAIT:-10}
 RETRY_MAX_TIME=${DOWNLOAD_RETRY_MAX_TIME:-7200}
@@ -186,28 +194,53 @@ header_value() {
 }
 
 # ------------------------------------------------------------------ manifest
-# Per-file state, indexed like the rows of the selected variant.
-ID=() REPO=() REVISION=() URL=() DEST=() PART=() MSIZE=() ESTIMATE=() MSHA=() SSIZE=() SSHA=() HSTATUS=() HERROR=()
-LOCATION=() SRC_URL=() SRC_AUTH=()
+# direct_url VAR ID URL: the URL a direct file is fetched from (its mirror when one is set). Only hosts that publish
+# models nowhere else are allowed (models/manifest.ts DIRECT_URL_HOSTS holds the same list).
+direct_url() {
+  local rest
+  case "$3" in
+    https://download.openmmlab.com/*)
+      rest=${3#https://download.openmmlab.com}
+      printf -v "$1" '%s' "${OPENMMLAB_MIRROR:-https://download.openmmlab.com}${rest}"
+      ;;
+    *) die 2 "manifest entry $2: a file without repo must have an https url on download.openmmlab.com, got '$3'" ;;
+  esac
+}
+
+# Per-file state, indexed like the rows of the selected variant. SOURCE is hf or url (a direct download).
+ID=() SOURCE=() REPO=() REVISION=() URL=() DEST=() PART=() MSIZE=() ESTIMATE=() MSHA=() PREFIX=() SSIZE=() SSHA=()
+HSTATUS=() HERROR=() LOCATION=() SRC_URL=() SRC_AUTH=()
 load_variant() {
-  local variant=$1 id repo revision path target size estimate sha enc_rev enc_path
-  ID=() REPO=() REVISION=() URL=() DEST=() PART=() MSIZE=() ESTIMATE=() MSHA=() SSIZE=() SSHA=() HSTATUS=() HERROR=()
-  LOCATION=() SRC_URL=() SRC_AUTH=()
+  local variant=$1 id source repo revision path target size estimate sha enc_rev enc_path url name prefix fetch_url
+  ID=() SOURCE=() REPO=() REVISION=() URL=() DEST=() PART=() MSIZE=() ESTIMATE=() MSHA=() PREFIX=() SSIZE=() SSHA=()
+  HSTATUS=() HERROR=() LOCATION=() SRC_URL=() SRC_AUTH=()
   # Fields are joined with the unit separator: a tab is whitespace to read and would swallow empty fields.
-  while IFS=$'\x1f' read -r id repo revision path target size estimate sha enc_rev enc_path; do
+  while IFS=$'\x1f' read -r id source repo revision path target size estimate sha enc_rev enc_path url name prefix; do
+    if [[ ${source} == url ]]; then
+      [[ -n ${name} ]] || name=${url##*/}
+      path=${name}
+    fi
     case "/${path}/ /${target}/" in
       *"/../"* | *"//"*) die 2 "manifest entry ${id} has an unsafe path or target ('${path}' -> '${target}')" ;;
       *) ;;
     esac
+    if [[ ${source} == url ]]; then
+      [[ ${name} != */* && ${name} != . && ${name} != .. ]] || die 2 "manifest entry ${id} has an unsafe fileName '${name}'"
+      direct_url fetch_url "${id}" "${url}"
+      URL+=("${fetch_url}")
+    else
+      URL+=("${ENDPOINT}/${repo}/resolve/${enc_rev}/${enc_path}")
+    fi
     ID+=("${id}")
+    SOURCE+=("${source}")
     REPO+=("${repo}")
     REVISION+=("${revision}")
-    URL+=("${ENDPOINT}/${repo}/resolve/${enc_rev}/${enc_path}")
     DEST+=("${MODELS_DIR}/${target}/${path##*/}")
     PART+=("${MODELS_DIR}/${target}/${path##*/}.part")
     MSIZE+=("${size}")
     ESTIMATE+=("${estimate}")
     MSHA+=("${sha}")
+    PREFIX+=("${prefix}")
     SSIZE+=("")
     SSHA+=("")
     HSTATUS+=("")
@@ -217,8 +250,10 @@ load_variant() {
     SRC_AUTH+=("")
   done < <(jq -r --arg v "${variant}" '
       .files[] | select(any(.variants[]; . == $v or . == "*"))
-      | [.id, .repo, .revision, .path, .target, (.size // "" | tostring), (.sizeEstimate | tostring), (.sha256 // ""),
-         (.revision | @uri), (.path | split("/") | map(@uri) | join("/"))]
+      | (if .repo == null then "url" else "hf" end) as $source
+      | [.id, $source, (.repo // ""), (.revision // ""), (.path // ""), .target, (.size // "" | tostring),
+         (.sizeEstimate | tostring), (.sha256 // ""), (.revision // "" | @uri),
+         (.path // "" | split("/") | map(@uri) | join("/")), .url, (.fileName // ""), (.sha256Prefix // "")]
       | join("\u001f")' "${MANIFEST}" || true)
   ((${#ID[@]} > 0)) || die 2 "the manifest lists no files for variant ${variant}"
 }
@@ -226,7 +261,9 @@ load_variant() {
 # stale_pin i: why a pinned size or sha256 can differ from the server's, and what to do about it.
 STALE=""
 stale_pin() {
-  if [[ ${REVISION[$1]} =~ ^[0-9a-f]{40}$ ]]; then
+  if [[ ${SOURCE[$1]} == url ]]; then
+    STALE="the file at ${URL[$1]} is not the one the manifest pinned (the publisher's file names carry their hash, so a mirror or proxy is serving another file, or the pin was edited by hand)"
+  elif [[ ${REVISION[$1]} =~ ^[0-9a-f]{40}$ ]]; then
     STALE="the manifest pins commit ${REVISION[$1]}, whose files do not change, so the pinned value is wrong (edited by hand?)"
   else
     STALE="revision '${REVISION[$1]}' is a branch or tag and has moved on since the manifest was pinned"
@@ -267,12 +304,27 @@ check_present() {
   fi
   if [[ -f ${dest}.sha256 ]]; then
     read -r s_sha s_size s_mtime s_src <"${dest}.sha256" || true
-    if [[ ${s_size} == "${size}" && ${s_mtime} == "${mtime}" ]] && [[ -z ${MSHA[i]} || ${s_sha} == "${MSHA[i]}" ]]; then
+    if [[ ${s_size} == "${size}" && ${s_mtime} == "${mtime}" ]] && [[ -z ${MSHA[i]} || ${s_sha} == "${MSHA[i]}" ]] &&
+      [[ -z ${PREFIX[i]} || ${s_sha} == "${PREFIX[i]}"* ]]; then
       decimal shown "${size}" 1000000
       log "[ok] ${ID[i]}: present, verified earlier (${s_src:-?}), ${shown} MB"
       PRESENT=1
       return 0
     fi
+  fi
+  if [[ -z ${MSHA[i]} && -n ${PREFIX[i]} ]]; then
+    decimal shown "${size}" 1000000
+    log "[check] ${ID[i]}: hashing the copy already present (${shown} MB) against its published sha256 prefix"
+    sha256_of "${dest}"
+    if [[ ${HASH} == "${PREFIX[i]}"* ]]; then
+      write_sidecar "${i}" "${HASH}" sha256-prefix
+      log "[ok] ${ID[i]}: present, its sha256 starts with the published ${PREFIX[i]}"
+      PRESENT=1
+      return 0
+    fi
+    warn "${ID[i]}: ${dest} has sha256 ${HASH}, not the published ${PREFIX[i]}...: fetching it again"
+    rm -f -- "${dest}" "${dest}.sha256"
+    return 0
   fi
   [[ -n ${MSHA[i]} ]] || return 0 # only the server's hash can tell: checked after the HEAD
   decimal shown "${size}" 1000000
@@ -322,6 +374,10 @@ check_disk() {
 # LOCATION[i] (absolute) and SRC_URL[i] / SRC_AUTH[i] (see pick_source).
 probe() {
   local i=$1 url=${URL[$1]} hops=0 code headers="${WORK}/head" location location_origin linked etag xcode xmsg why
+  if [[ ${SOURCE[i]} == url ]]; then
+    probe_direct "${i}"
+    return 0
+  fi
   while :; do
     code=$(curl -sS -I -o /dev/null -D "${headers}" -w '%{http_code}' --user-agent "${USER_AGENT}" \
       --connect-timeout 30 --max-time 120 --retry "$((MAX_TRIES - 1))" --retry-max-time "${RETRY_MAX_TIME}" --retry-connrefused \
@@ -379,6 +435,31 @@ probe() {
     if [[ ! ${SSIZE[i]} =~ ^[0-9]+$ ]]; then SSIZE[i]=""; fi
   fi
   pick_source "${i}" "${url}"
+}
+
+# probe_direct i: HEAD on a direct file's URL, following its redirects, never with HF_TOKEN. Only the size is
+# taken from the answer: the publisher's ETag is no sha256 (an object store's MD5), so the hash comes from the
+# manifest (sha256, else sha256Prefix).
+probe_direct() {
+  local i=$1 url=${URL[$1]} code headers="${WORK}/head" why
+  code=$(curl -sS -I -L --max-redirs 5 -o /dev/null -D "${headers}" -w '%{http_code}' --user-agent "${USER_AGENT}" \
+    --connect-timeout 30 --max-time 120 --retry "$((MAX_TRIES - 1))" --retry-max-time "${RETRY_MAX_TIME}" --retry-connrefused \
+    "${url}" 2>"${WORK}/head.err") || true
+  HSTATUS[i]=${code}
+  case "${code}" in
+    2??)
+      SSIZE[i]=$(header_value "${headers}" content-length)
+      if [[ ! ${SSIZE[i]} =~ ^[0-9]+$ ]]; then SSIZE[i]=""; fi
+      ;;
+    401 | 403 | 404) HERROR[i]="not available at ${url} (HTTP ${code}): check the manifest url, or OPENMMLAB_ENDPOINT if a mirror is set" ;;
+    000)
+      why=$(tr -d '\r' <"${WORK}/head.err")
+      HERROR[i]="cannot reach ${url}: ${why##*$'\n'}"
+      ;;
+    *) HERROR[i]="HTTP ${code} from ${url}" ;;
+  esac
+  SRC_URL[i]=${url}
+  SRC_AUTH[i]=0
 }
 
 # origin_of VAR URL: "scheme://host[:port]" of URL, lowercased; empty when URL has none.
@@ -536,7 +617,7 @@ progress_poll() {
 # fetch_curl i...: one file after the other with curl; sets RESULT[i] to check / failed. curl follows the Hub's
 # redirect itself (a fresh signed URL at every try) and does not send the token to the CDN's host (see pick_source).
 fetch_curl() {
-  local i why
+  local i why auth
   for i in "$@"; do
     mkdir -p "${PART[i]%/*}"
     announce_start "${i}"
@@ -545,9 +626,11 @@ fetch_curl() {
       POLL_PID=$!
     fi
     # No --retry-delay: with it curl waits a fixed time; without, it doubles the wait after each failure.
+    auth=()
+    if [[ ${SOURCE[i]} == hf ]]; then auth=("${CURL_AUTH[@]}"); fi # a direct file's host never gets HF_TOKEN
     run_tool curl -fL -sS -C - --retry "$((MAX_TRIES - 1))" --retry-all-errors --retry-max-time "${RETRY_MAX_TIME}" \
       --connect-timeout 30 --speed-limit 1024 --speed-time 60 --user-agent "${USER_AGENT}" \
-      "${CURL_AUTH[@]}" -o "${PART[i]}" "${URL[i]}" 2>"${WORK}/curl.err"
+      "${auth[@]}" -o "${PART[i]}" "${URL[i]}" 2>"${WORK}/curl.err"
     stop_poll
     stop_if_interrupted
     if ((TOOL_STATUS == 0)); then
@@ -582,9 +665,22 @@ verify_and_place() {
     fi
     how=manifest
     [[ -n ${MSHA[i]} ]] || how=server-lfs-sha256
+  elif [[ -n ${PREFIX[i]} ]]; then
+    sha256_of "${part}"
+    if [[ ${HASH} != "${PREFIX[i]}"* ]]; then
+      RESULT[i]=badsum
+      BADSUM[i]="its sha256 ${HASH} does not start with the published prefix ${PREFIX[i]}"
+      return 0
+    fi
+    WANT_SHA=${HASH}
+    how=sha256-prefix
   else
     how="size-only"
-    warn "${ID[i]}: verified by size only: the server gives no sha256 for this file (it is not stored in LFS)"
+    if [[ ${SOURCE[i]} == url ]]; then
+      warn "${ID[i]}: verified by size only: the manifest gives neither sha256 nor sha256Prefix for this direct download"
+    else
+      warn "${ID[i]}: verified by size only: the server gives no sha256 for this file (it is not stored in LFS)"
+    fi
   fi
   mv -f -- "${part}" "${DEST[i]}"
   rm -f -- "${part}.aria2"
@@ -632,6 +728,8 @@ download() {
             if [[ -n ${MSHA[i]} ]]; then
               stale_pin "${i}"
               failures+=("5|${ID[i]}: checksum mismatch again after a fresh download from ${URL[i]} (${BADSUM[i]}): the pinned sha256 no longer matches what the server sends, or the transfer is corrupted. If the server's file changed: ${STALE}")
+            elif [[ ${SOURCE[i]} == url ]]; then
+              failures+=("5|${ID[i]}: checksum mismatch again after a fresh download from ${URL[i]} (${BADSUM[i]}): the transfer is corrupted (a proxy, the network or the disk) or the host serves another file than its publisher named")
             else
               failures+=("5|${ID[i]}: checksum mismatch again after a fresh download from ${URL[i]} (${BADSUM[i]}): the bytes do not match the server's own LFS sha256, so the transfer is corrupted (a proxy, the network or the disk)")
             fi

@@ -134,7 +134,7 @@ describe("generate check: model files before queueing", function () {
     assert.equal(result.ok, false);
     assert.match(result.message, /The workflow names 2 model files/);
     assert.match(result.message, new RegExp(`node 16 \\(WanVideoModelLoader\\) model "${FP8}" is not installed, and several other SteadyDancer files are \\("${Q8}", "${FP16}"\\)`));
-    assert.match(result.message, /node 4 \(OnnxDetectionModelLoader\) yolo_model "onnx\/yolov10m\.onnx" is not installed \(installed for yolo_model: "dwpose\/dw-ll_ucoco_384\.pth", "onnx\/vitpose_h_wholebody_data\.bin", "onnx\/vitpose_h_wholebody_model\.onnx"\)/);
+    assert.match(result.message, /node 4 \(OnnxDetectionModelLoader\) yolo_model "onnx\/yolov10m\.onnx" is not installed \(installed for yolo_model: "dwpose\/dw-ll_ucoco_384\.pth", "dwpose\/yolox_l_8x8_300e_coco\.pth", "onnx\/vitpose_h_wholebody_data\.bin", "onnx\/vitpose_h_wholebody_model\.onnx"\)/);
     assert.equal(posts(emu.requests, "/prompt").length, 0);
   });
 

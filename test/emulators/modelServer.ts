@@ -18,6 +18,10 @@
 //  - `/api/models/{owner}/{name}/revision/{revision}`: the model info at a revision (huggingface_hub `model_info`),
 //    whose `sha` is the commit the branch, tag or sha points at. A gated repo's info is public (only its files
 //    need access), as `model_info` works without a token on gated models.
+//  - any path published with `hostDirect` (GET/HEAD, on either host name): a publisher's own file server, like
+//    download.openmmlab.com, where OpenMMLab keeps its checkpoints: 200 or 206 with Content-Length, byte ranges,
+//    Accept-Ranges and an MD5 ETag, none of the Hub's headers. How that host treats an Authorization header is not
+//    known (it is never meant to get one), so the emulator only records it; tests assert it was absent.
 // Revisions are git-like: every `host()` is a commit on its branch (default `main`) that moves the branch; a commit
 // keeps serving what it had, so resolve/tree at an older commit sha give the older files.
 // Sources: huggingface_hub `file_download.get_hf_file_metadata` / `utils/_http.hf_raise_for_status` / `hf_api.model_info`,
@@ -45,14 +49,14 @@ export type Fault =
   | { kind: "cut"; afterBytes: number; times?: number }
   /** Answers `status` to the next `times` requests of `route` (default the CDN GET), with `Retry-After: 1` on the
    *  CDN unless `retryAfter` says otherwise (null: no header, like most CloudFront/S3 503s). */
-  | { kind: "status"; status: number; times: number; route?: "cdn" | "resolve"; retryAfter?: number | null }
+  | { kind: "status"; status: number; times: number; route?: "cdn" | "resolve" | "direct"; retryAfter?: number | null }
   /** Flips one byte at `offset` in the next `times` CDN responses that cover it (same length, wrong content). */
   | { kind: "corrupt"; offset: number; times: number };
 
 export interface RecordedRequest {
   method: string;
   url: string;
-  route: "resolve" | "cdn" | "tree" | "revision" | "other";
+  route: "resolve" | "cdn" | "tree" | "revision" | "direct" | "other";
   /** Host name the request was addressed to (the Host header without the port). */
   host: string;
   /** Arrival time (ms since the epoch). */
@@ -142,6 +146,8 @@ export class ModelServer {
   private readonly faults = new Map<string, Fault[]>();
   private readonly routeFaults: Array<{ route: RecordedRequest["route"]; status: number; times: number }> = [];
   private readonly sockets = new Set<Socket>();
+  /** Files of the publisher's own host, by URL path. */
+  private readonly directFiles = new Map<string, StoredFile>();
 
   /** Base URL of the CDN host that the Hub's redirects point at. */
   readonly cdnOrigin: string;
@@ -191,6 +197,19 @@ export class ModelServer {
     repo.branches.set(branch, commit);
     return sha256;
   }
+
+  /**
+   * Publishes a file at `urlPath` (e.g. `/mmdetection/v2.0/yolox/…/x-d3bd2b23.pth`) as a plain file server does;
+   * returns its sha256. Faults: `addFault(ModelServer.DIRECT, urlPath, …)`, a status fault with `route: "direct"`.
+   */
+  hostDirect(urlPath: string, data: Buffer): string {
+    const sha256 = createHash("sha256").update(data).digest("hex");
+    this.directFiles.set(urlPath, { repo: ModelServer.DIRECT, path: urlPath, data, lfs: false, xet: false, sha256, gitOid: "" });
+    return sha256;
+  }
+
+  /** The `repo` under which faults and `requestsFor` address the files of `hostDirect`. */
+  static readonly DIRECT = "(direct)";
 
   /** The commit sha a branch of a repo points at now. */
   commitOf(repo: string, branch = "main"): string | undefined {
@@ -264,6 +283,19 @@ export class ModelServer {
     this.requests.push(record);
     res.on("finish", () => { record.status = res.statusCode; });
     res.on("close", () => { if (record.status === 0) record.status = res.statusCode; });
+    const direct = this.directFiles.get(url.pathname);
+    if (direct) {
+      record.route = "direct";
+      record.file = `${ModelServer.DIRECT}/${direct.path}`;
+      if (req.method !== "GET" && req.method !== "HEAD") return void res.writeHead(405).end();
+      const key = this.key(ModelServer.DIRECT, direct.path);
+      const failing = this.takeFault(key, "status", (f) => f.route === "direct");
+      if (failing) {
+        res.writeHead(failing.status, { "Content-Type": "text/html", ...(failing.retryAfter ? { "Retry-After": String(failing.retryAfter) } : {}) });
+        return void res.end(req.method === "HEAD" ? undefined : `<html><body>${failing.status}</body></html>`);
+      }
+      return this.sendBody(req, res, direct, key, record, `"${createHash("md5").update(direct.data).digest("hex").toUpperCase()}"`);
+    }
     if (host === this.cdnHost) {
       res.setHeader("x-amz-request-id", randomBytes(8).toString("hex").toUpperCase());
       if (segments[0] === "cdn" && segments.length === 2) {

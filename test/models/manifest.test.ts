@@ -7,6 +7,7 @@ import {
   bytesFor,
   defaultManifestPath,
   filesFor,
+  directDownloadUrl,
   hubResolveUrl,
   isCommitSha,
   loadModelManifest,
@@ -79,8 +80,9 @@ describe("model manifest (docker/models/manifest.json)", () => {
     assert.deepEqual(graph.variants, data.variants);
   });
 
-  it("builds every url from repo, revision and path, as download-models.sh does", () => {
+  it("builds every Hub url from repo, revision and path, as download-models.sh does", () => {
     for (const f of manifest.files) {
+      if (f.source !== "huggingface") continue;
       assert.equal(f.url, hubResolveUrl(f), f.id);
       assert.match(f.url, /^https:\/\/huggingface\.co\/[\w.-]+\/[\w.-]+\/resolve\/(main|[0-9a-f]{40})\//);
     }
@@ -91,11 +93,30 @@ describe("model manifest (docker/models/manifest.json)", () => {
   it("pins sizes and hashes only at a commit, never on a branch that can move under them", () => {
     for (const f of manifest.files) {
       if (f.sha256 === null && f.size === null) continue;
+      if (f.source !== "huggingface") continue; // a direct file's url names one immutable object
       assert.ok(isCommitSha(f.revision), `${f.id} pins size/sha256 at revision '${f.revision}', which is not a commit: run npm run models:pin`);
       if (f.trackedRevision !== undefined) assert.ok(!isCommitSha(f.trackedRevision), `${f.id}: trackedRevision names a branch or tag`);
     }
     assert.ok(isCommitSha("0123456789abcdef0123456789abcdef01234567"));
     assert.ok(!isCommitSha("main") && !isCommitSha("0123456"));
+  });
+
+  it("lists YOLOX-L from download.openmmlab.com under the name and folder the DWPose alignment loads it from", () => {
+    const yolox = manifest.files.find((f) => f.id === "yolox-l-8x8-300e-coco");
+    const dwpose = manifest.files.find((f) => f.id === "dwpose-ll-ucoco-384");
+    assert.ok(yolox?.source === "url" && dwpose?.source === "huggingface");
+    // The Weights URL of yolox_l_8x8_300e_coco in mmdet 3.3.0's configs/yolox/metafile.yml.
+    assert.equal(yolox.url, "https://download.openmmlab.com/mmdetection/v2.0/yolox/yolox_l_8x8_300e_coco/yolox_l_8x8_300e_coco_20211126_140236-d3bd2b23.pth");
+    // pose_align.py's default --yolox_ckpt is pretrained_weights/dwpose/yolox_l_8x8_300e_coco.pth, next to
+    // dw-ll_ucoco_384.pth; start.sh links detection/dwpose/*.pth there.
+    assert.equal(yolox.fileName, "yolox_l_8x8_300e_coco.pth");
+    assert.equal(yolox.target, dwpose.target);
+    assert.deepEqual(yolox.variants, dwpose.variants);
+    // OpenMMLab's publish_model.py appends the first 8 hex digits of the file's sha256 to its name.
+    assert.equal(yolox.sha256Prefix, /-([0-9a-f]{8})\.pth$/.exec(yolox.url)?.[1]);
+    assert.equal(directDownloadUrl(yolox, {}), yolox.url);
+    assert.equal(directDownloadUrl(yolox, { OPENMMLAB_ENDPOINT: "http://mirror:8080/" }),
+      "http://mirror:8080/mmdetection/v2.0/yolox/yolox_l_8x8_300e_coco/yolox_l_8x8_300e_coco_20211126_140236-d3bd2b23.pth");
   });
 
   it("states minimum VRAM per variant and lets only fp8 fall back (to fp16)", () => {
@@ -122,12 +143,46 @@ describe("model manifest (docker/models/manifest.json)", () => {
     it("keeps the branch a pinned file tracks next to its commit", () => {
       const m = base();
       const first = m.files[0];
-      assert.ok(first);
+      assert.ok(first && first.source === "huggingface");
       first.revision = "0123456789abcdef0123456789abcdef01234567";
       first.trackedRevision = "main";
-      assert.equal(parseModelManifest(m).files[0]?.trackedRevision, "main");
+      const parsed = parseModelManifest(m).files[0];
+      assert.equal(parsed?.source === "huggingface" ? parsed.trackedRevision : undefined, "main");
       first.trackedRevision = "";
       rejects(m, /trackedRevision/);
+    });
+
+    it("parses a parsed manifest to itself (what parsing derives is no second source)", () => {
+      assert.deepEqual(parseModelManifest(base()), manifest);
+    });
+
+    describe("a file's source", () => {
+      const direct = { id: "det", variants: ["*"], url: "https://download.openmmlab.com/a/b/det_20211126-d3bd2b23.pth", target: "detection/dwpose", size: null, sizeEstimate: 5, sha256: null };
+      const withFile = (f: Record<string, unknown>): unknown => ({ ...base(), files: [...base().files, f] });
+      const parsedLast = (f: Record<string, unknown>) => parseModelManifest(withFile(f)).files.at(-1);
+
+      it("is a direct https url on download.openmmlab.com, stored under fileName or the url's last segment", () => {
+        const named = parsedLast({ ...direct, fileName: "det.pth", sha256Prefix: "d3bd2b23" });
+        assert.ok(named?.source === "url");
+        assert.deepEqual([named.fileName, named.path, named.sha256Prefix], ["det.pth", "det.pth", "d3bd2b23"]);
+        assert.equal(parsedLast(direct)?.fileName, "det_20211126-d3bd2b23.pth");
+        assert.equal(parsedLast({ ...direct, sha256: `d3bd2b23${"0".repeat(56)}`, sha256Prefix: "d3bd2b23" })?.sha256?.slice(0, 8), "d3bd2b23");
+      });
+
+      it("is never both a Hub repo and a direct url, and says so", () => {
+        const hub = { repo: "org/models", revision: "main", path: "det.pth" };
+        rejects(withFile({ ...direct, ...hub }), /det has both a Hugging Face source \(repo, revision, path\) and a direct one \(a url on download\.openmmlab\.com\)/);
+        rejects(withFile({ ...direct, ...hub, url: "https://huggingface.co/org/models/resolve/main/det.pth", fileName: "x.pth" }), /det has both a Hugging Face source .* and a direct one \(fileName\)/);
+        rejects(withFile({ ...direct, repo: "org/models", url: "https://huggingface.co/org/models/resolve/main/det.pth" }), /a Hugging Face source needs repo, revision and path; revision is missing/);
+      });
+
+      it("refuses a direct url on any other host, over http, or with a sha256 its prefix contradicts", () => {
+        rejects(withFile({ ...direct, url: "https://example.com/det.pth" }), /det has no repo, so its url must be a direct https download from download\.openmmlab\.com; got https:\/\/example\.com\/det\.pth/);
+        rejects(withFile({ ...direct, url: "http://download.openmmlab.com/det.pth" }), /det: a direct url must be https/);
+        rejects(withFile({ ...direct, sha256Prefix: "d3bd2b23", sha256: "f".repeat(64) }), /does not start with its sha256Prefix d3bd2b23/);
+        rejects(withFile({ ...direct, sha256Prefix: "D3BD" }), /8-63 lowercase hex digits/);
+        rejects(withFile({ ...direct, fileName: "../x.pth" }), /file name without '\/'/);
+      });
     });
 
     it("uses the exact size once pinned and the estimate before", () => {

@@ -5,7 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { MODEL_VARIANTS, loadModelManifest } from "../../models";
+import { MODEL_VARIANTS, loadModelManifest, type HubModelFile, type ModelFile } from "../../models";
 import { pinManifest, type PinOutcome } from "../../tools/pinModels";
 import { ModelServer } from "../emulators/modelServer";
 
@@ -24,6 +24,12 @@ function runCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promis
     child.on("close", (code) => { clearTimeout(timer); resolve({ code, out }); });
   });
 }
+
+/** The file as a Hugging Face one (these tests' manifests list only those unless they say otherwise). */
+const hub = (f: ModelFile | undefined): HubModelFile | undefined => {
+  if (f !== undefined && f.source !== "huggingface") assert.fail(`${f.id} is not a Hugging Face file`);
+  return f;
+};
 
 interface Entry { id: string; repo: string; path: string; target: string; variants?: string[] }
 
@@ -94,7 +100,7 @@ describe("npm run models:pin (tools/pinModels.ts)", function () {
     assert.equal(report.failed, 0, lines.join("\n"));
     assert.ok(report.written);
     const pinned = loadModelManifest(manifestPath);
-    const [d, v, c] = pinned.files;
+    const [d, v, c] = pinned.files.map(hub);
     assert.deepEqual([d?.size, d?.sha256, d?.sizeEstimate], [dit.length, sha256(dit), dit.length]);
     assert.deepEqual([v?.size, v?.sha256], [vae.length, sha256(vae)]);
     assert.deepEqual([c?.size, c?.sha256], [cfg.length, null], "a git blob sha1 is not a sha256");
@@ -142,7 +148,7 @@ describe("npm run models:pin (tools/pinModels.ts)", function () {
     assert.equal(byId(report.outcomes, "q4").status, "pinned");
     assert.equal(loadModelManifest(manifestPath).files[1]?.size, 100);
     assert.equal(loadModelManifest(manifestPath).files[0]?.size, null);
-    assert.equal(loadModelManifest(manifestPath).files[0]?.revision, "main", "a file that could not be pinned keeps its revision");
+    assert.equal(hub(loadModelManifest(manifestPath).files[0])?.revision, "main", "a file that could not be pinned keeps its revision");
   });
 
   it("needs HF_TOKEN for a gated repo, sends it as a Bearer header and never prints it", async () => {
@@ -183,7 +189,7 @@ describe("npm run models:pin (tools/pinModels.ts)", function () {
     writeManifest([{ id: "vae", repo: "org/models", path: "vae.safetensors", target: "vae" }]);
     await pinManifest({ manifestPath, endpoint: server.endpoint, log, retryDelayMs: 10 });
     const first = server.commitOf("org/models");
-    const pinned = loadModelManifest(manifestPath).files[0];
+    const pinned = hub(loadModelManifest(manifestPath).files[0]);
     assert.equal(pinned?.revision, first);
     assert.ok(server.requests.some((r) => r.route === "revision" && r.url === "/api/models/org/models/revision/main"));
 
@@ -207,7 +213,7 @@ describe("npm run models:pin (tools/pinModels.ts)", function () {
     lines = [];
     const moved = await pinManifest({ manifestPath, endpoint: server.endpoint, log, retryDelayMs: 10 });
     assert.equal(byId(moved.outcomes, "vae").status, "changed");
-    const repinned = loadModelManifest(manifestPath).files[0];
+    const repinned = hub(loadModelManifest(manifestPath).files[0]);
     assert.deepEqual([repinned?.revision, repinned?.trackedRevision, repinned?.sha256], [server.commitOf("org/models"), "main", sha256(v2)]);
     assert.match(lines.join("\n"), new RegExp(`org/models@main is commit ${server.commitOf("org/models") ?? ""} \\(was ${first ?? ""}\\)`));
   });
@@ -246,5 +252,72 @@ describe("npm run models:pin (tools/pinModels.ts)", function () {
     assert.equal(ok.code, 0, ok.out);
     assert.match(ok.out, new RegExp(`pinned +m: 64 bytes, sha256 ${sha256(data)}`));
     assert.ok(!ok.out.includes(TOKEN));
+  });
+
+  describe("a direct download (download.openmmlab.com)", () => {
+    const YOLOX = "/mmdetection/v2.0/yolox/yolox_l_8x8_300e_coco/yolox_l_8x8_300e_coco_20211126_140236-d3bd2b23.pth";
+    const URL_ON_HOST = `https://download.openmmlab.com${YOLOX}`;
+
+    /** One Hub file (gated, so the token is in play) and the direct one, as the committed manifest lists it. */
+    function writeMixed(prefix: string): void {
+      const manifest = {
+        schemaVersion: 1,
+        variants: Object.fromEntries(MODEL_VARIANTS.map((v) => [v, { description: v, minVramGb: 24, fallback: null }])),
+        files: [
+          { id: "m", variants: ["*"], repo: "org/gated", revision: "main", path: "m.safetensors", url: "https://huggingface.co/org/gated/resolve/main/m.safetensors", target: "loras", size: null, sizeEstimate: 10, sha256: null },
+          { id: "yolox", variants: ["*"], url: URL_ON_HOST, fileName: "yolox_l_8x8_300e_coco.pth", sha256Prefix: prefix, target: "detection/dwpose", size: null, sizeEstimate: 1000, sha256: null, note: "kept" },
+        ],
+      };
+      fs.writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+    }
+    const direct = () => server.requests.filter((q) => q.route === "direct");
+
+    it("fills its size and full sha256 by streaming it (resuming a cut), checked against its prefix, without HF_TOKEN", async () => {
+      const data = randomBytes(300 * 1024);
+      server.host({ repo: "org/gated", path: "m.safetensors", data: randomBytes(64) });
+      server.hostDirect(YOLOX, data);
+      server.addFault(ModelServer.DIRECT, YOLOX, { kind: "cut", afterBytes: 100000 });
+      writeMixed(sha256(data).slice(0, 8));
+      const report = await pinManifest({ manifestPath, endpoint: server.endpoint, token: TOKEN, env: { OPENMMLAB_ENDPOINT: server.endpoint }, log, retryDelayMs: 10 });
+      assert.equal(report.failed, 0, lines.join("\n"));
+      const raw = JSON.parse(fs.readFileSync(manifestPath, "utf8")) as { files: Array<Record<string, unknown>> };
+      const y = raw.files[1];
+      assert.deepEqual([y?.size, y?.sizeEstimate, y?.sha256, y?.url], [data.length, data.length, sha256(data), URL_ON_HOST], "the url stays the publisher's");
+      assert.deepEqual(Object.keys(y ?? {}), ["id", "variants", "url", "fileName", "sha256Prefix", "target", "size", "sizeEstimate", "sha256", "note"]);
+      assert.match(lines.join("\n"), new RegExp(`pinned +yolox: ${data.length} bytes, sha256 ${sha256(data)} from download\\.openmmlab\\.com`));
+      const gets = direct().filter((q) => q.method === "GET");
+      assert.equal(gets.length, 2, "one GET cut short, one resumed");
+      assert.equal(gets[1]?.rangeStart, 100000, "the hash went on from where the cut left off");
+      assert.ok(direct().length > 0 && direct().every((q) => q.authorization === "none"), "HF_TOKEN never goes to the publisher's host");
+      assert.ok(server.requests.filter((q) => q.route === "tree").every((q) => q.authorization === "valid"), "the Hub gets it");
+      assert.ok(!lines.join("\n").includes(TOKEN));
+    });
+
+    it("pins nothing when the file's sha256 does not start with the published prefix", async () => {
+      server.host({ repo: "org/gated", path: "m.safetensors", data: randomBytes(64) });
+      server.hostDirect(YOLOX, randomBytes(5000));
+      writeMixed("00000000");
+      const report = await pinManifest({ manifestPath, endpoint: server.endpoint, token: TOKEN, env: { OPENMMLAB_ENDPOINT: server.endpoint }, log, retryDelayMs: 10 });
+      assert.equal(report.failed, 1);
+      const o = byId(report.outcomes, "yolox");
+      assert.match(o.status === "failed" ? o.reason : "", /has sha256 [0-9a-f]{64}, which does not start with the sha256Prefix 00000000/);
+      const y = loadModelManifest(manifestPath).files[1];
+      assert.deepEqual([y?.size, y?.sha256], [null, null]);
+      assert.equal(byId(report.outcomes, "m").status, "pinned", "the Hub file is pinned all the same");
+    });
+
+    it("says which host it could not reach and how to get past it, and still pins the Hub files", async () => {
+      const closed = await ModelServer.start();
+      const deadEnd = closed.endpoint;
+      await closed.close();
+      server.host({ repo: "org/gated", path: "m.safetensors", data: randomBytes(64) });
+      writeMixed("d3bd2b23");
+      const report = await pinManifest({ manifestPath, endpoint: server.endpoint, token: TOKEN, env: { OPENMMLAB_ENDPOINT: deadEnd }, log, retries: 1, retryDelayMs: 10 });
+      const o = byId(report.outcomes, "yolox");
+      assert.match(o.status === "failed" ? o.reason : "", /cannot pin from http:\/\/127\.0\.0\.1:\d+ \(OPENMMLAB_ENDPOINT\): HEAD .*ECONNREFUSED; its size and sha256 stay as they are \(run models:pin where download\.openmmlab\.com is reachable, or set OPENMMLAB_ENDPOINT to a mirror of it\)/);
+      assert.match(lines.join("\n"), /FAILED +yolox: cannot pin/);
+      assert.equal(byId(report.outcomes, "m").status, "pinned");
+      assert.ok(report.written);
+    });
   });
 });

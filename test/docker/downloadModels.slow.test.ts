@@ -7,7 +7,7 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { MODEL_VARIANTS, parseModelManifest, type ModelVariant } from "../../models";
-import { ModelServer } from "../emulators/modelServer";
+import { ModelServer, type RecordedRequest } from "../emulators/modelServer";
 
 const SCRIPT = path.resolve(__dirname, "../../../docker/scripts/download-models.sh");
 const TOKEN = "hf_TESTTOKEN_never_printed_0123456789";
@@ -60,6 +60,12 @@ interface FileSpec {
   /** Not published on the server. */
   missing?: boolean;
   sizeEstimate?: number;
+  /**
+   * Published on the publisher's own host (download.openmmlab.com, served by the emulator at this URL path with
+   * OPENMMLAB_ENDPOINT pointing at it) instead of a Hub repo; `path`'s last segment is the manifest's fileName.
+   * `prefix`: the sha256Prefix in the manifest (default: the real first 8 hex digits).
+   */
+  direct?: { urlPath: string; prefix?: string };
 }
 
 describe("download-models.sh (real aria2c/curl against the Hub emulator)", function () {
@@ -93,7 +99,9 @@ describe("download-models.sh (real aria2c/curl against the Hub emulator)", funct
   /** Publishes the files and writes a manifest (validated by the TypeScript schema) listing them. */
   function setup(files: FileSpec[], fallback: ModelVariant | null = "fp16"): void {
     for (const f of files) {
-      if (!f.missing) server.host({ repo: f.repo ?? "org/models", path: f.path, data: f.data, lfs: f.lfs ?? true });
+      if (f.missing) continue;
+      if (f.direct) server.hostDirect(f.direct.urlPath, f.data);
+      else server.host({ repo: f.repo ?? "org/models", path: f.path, data: f.data, lfs: f.lfs ?? true });
     }
     const variants = Object.fromEntries(MODEL_VARIANTS.map((v) => [v, {
       description: v, minVramGb: 24, fallback: v === "fp8" ? fallback : null,
@@ -102,7 +110,18 @@ describe("download-models.sh (real aria2c/curl against the Hub emulator)", funct
       schemaVersion: 1,
       variants,
       files: [
-        ...files.map((f) => ({
+        ...files.filter((f) => f.direct).map((f) => ({
+          id: f.id,
+          variants: f.variants ?? ["*"],
+          url: `https://download.openmmlab.com${f.direct?.urlPath ?? ""}`,
+          fileName: f.path.split("/").pop(),
+          sha256Prefix: f.direct?.prefix ?? sha256(f.data).slice(0, 8),
+          target: f.target,
+          size: f.pin ? f.data.length : null,
+          sizeEstimate: f.sizeEstimate ?? f.data.length,
+          sha256: f.pin ? sha256(f.data) : null,
+        })),
+        ...files.filter((f) => !f.direct).map((f) => ({
           id: f.id,
           variants: f.variants ?? ["*"],
           repo: f.repo ?? "org/models",
@@ -131,6 +150,8 @@ describe("download-models.sh (real aria2c/curl against the Hub emulator)", funct
       HOME: dir,
       TMPDIR: dir,
       HF_ENDPOINT: server.endpoint,
+      // The publisher's host on the Hub's own origin: a token sent by host would reach it.
+      OPENMMLAB_ENDPOINT: server.endpoint,
       MODEL_MANIFEST: manifestPath,
       MODELS_DIR: modelsDir,
       DOWNLOAD_RETRY_WAIT: "1",
@@ -386,6 +407,78 @@ describe("download-models.sh (real aria2c/curl against the Hub emulator)", funct
       if (tool === "aria2c") assert.match(r.stdout, says);
       else assert.doesNotMatch(r.stdout, says, "curl follows the redirect itself");
     }
+  });
+
+  describe("a direct download (download.openmmlab.com, OPENMMLAB_ENDPOINT)", () => {
+    const YOLOX = "/mmdetection/v2.0/yolox/yolox_l_8x8_300e_coco/yolox_l_8x8_300e_coco_20211126_140236-d3bd2b23.pth";
+    const directOf = (): RecordedRequest[] => server.requests.filter((q) => q.route === "direct");
+
+    it("is fetched with the Hub's files under its fileName, checked against its published sha256 prefix, never with HF_TOKEN (aria2c and curl)", async () => {
+      const yolox = randomBytes(2 * MB);
+      const hubFile = randomBytes(MB);
+      setup([
+        { id: "gated", repo: "org/gated", path: "model.safetensors", target: "diffusion_models", data: hubFile },
+        { id: "yolox", path: "yolox_l_8x8_300e_coco.pth", target: "detection/dwpose", data: yolox, direct: { urlPath: YOLOX } },
+      ], null);
+      for (const [tool, extra] of [["aria2c", {}], ["curl", { PATH: pathWithout(["aria2c"]) }]] as const) {
+        fs.rmSync(modelsDir, { recursive: true, force: true });
+        const from = server.requests.length;
+        const r = await run(env({ HF_TOKEN: TOKEN, ...extra }));
+        assert.equal(r.code, 0, `${tool}:\n${r.stdout}${r.stderr}`);
+        assert.deepEqual(fs.readFileSync(placed("detection/dwpose", "yolox_l_8x8_300e_coco.pth")), yolox, tool);
+        assert.deepEqual(fs.readFileSync(placed("diffusion_models", "model.safetensors")), hubFile, tool);
+        assert.match(r.stdout, new RegExp(`\\[done\\] yolox: 2\\.0 MB verified \\(sha256 ${sha256(yolox)}, sha256-prefix\\)`), tool);
+        const direct = server.requests.slice(from).filter((q) => q.route === "direct");
+        assert.ok(direct.some((q) => q.method === "HEAD") && direct.some((q) => q.method === "GET" && q.status === 200), `${tool}: HEAD then GET on the publisher's host`);
+        assert.deepEqual(direct.filter((q) => q.authorization !== "none").map((q) => `${q.method} ${q.status}`), [],
+          `${tool} sent an Authorization header to the publisher's host`);
+        const hub = server.requests.slice(from).filter((q) => q.route === "resolve");
+        assert.ok(hub.length > 0 && hub.every((q) => q.authorization === "valid"), `${tool}: the Hub still gets the token`);
+        assert.ok(!r.stdout.includes(TOKEN) && !r.stderr.includes(TOKEN));
+      }
+      // Present: the sidecar vouches for it; without the sidecar the copy is hashed against the prefix. No request.
+      const before = server.requests.length;
+      const again = await run(env());
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /\[ok\] yolox: present, verified earlier \(sha256-prefix\)/);
+      fs.rmSync(placed("detection/dwpose", "yolox_l_8x8_300e_coco.pth.sha256"));
+      const rehash = await run(env());
+      assert.equal(rehash.code, 0, rehash.stderr);
+      assert.match(rehash.stdout, /\[ok\] yolox: present, its sha256 starts with the published [0-9a-f]{8}/);
+      assert.equal(server.requests.length, before, "a verified direct file costs no request");
+    });
+
+    it("resumes a cut transfer from the cut offset, and checks the full sha256 once it is pinned", async () => {
+      const yolox = randomBytes(3 * MB);
+      setup([{ id: "yolox", path: "yolox_l_8x8_300e_coco.pth", target: "detection/dwpose", data: yolox, pin: true, direct: { urlPath: YOLOX } }]);
+      const cutAt = 1_500_000;
+      server.addFault(ModelServer.DIRECT, YOLOX, { kind: "cut", afterBytes: cutAt });
+      const r = await run(env());
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.deepEqual(fs.readFileSync(placed("detection/dwpose", "yolox_l_8x8_300e_coco.pth")), yolox);
+      const gets = directOf().filter((q) => q.method === "GET");
+      assert.equal(gets.length, 2, JSON.stringify(gets));
+      assert.equal(gets[1]?.rangeStart, cutAt, "the second request starts where the first was cut");
+      assert.equal(gets.reduce((n, g) => n + g.bytesSent, 0), yolox.length, "no byte is fetched twice");
+      assert.match(r.stdout, new RegExp(`\\[done\\] yolox: .*sha256 ${sha256(yolox)}, manifest`));
+    });
+
+    it("deletes a file whose sha256 does not start with the published prefix, fetches it once more, then fails naming it", async () => {
+      setup([{ id: "yolox", path: "yolox_l_8x8_300e_coco.pth", target: "detection/dwpose", data: randomBytes(MB), direct: { urlPath: YOLOX, prefix: "00000000" } }]);
+      const r = await run(env());
+      assert.equal(r.code, 5, r.stdout + r.stderr);
+      assert.match(r.stderr, /yolox: checksum mismatch \(its sha256 [0-9a-f]{64} does not start with the published prefix 00000000\): deleted, fetching it once more/);
+      assert.match(r.stderr, /ERROR: yolox: checksum mismatch again after a fresh download from http:\/\/127\.0\.0\.1:\d+\/mmdetection\/.*host serves another file/);
+      assert.equal(directOf().filter((q) => q.method === "GET").length, 2);
+      assert.ok(!fs.existsSync(placed("detection/dwpose", "yolox_l_8x8_300e_coco.pth")));
+    });
+
+    it("fails with exit 4 naming the URL when the publisher's host has no such file", async () => {
+      setup([{ id: "yolox", path: "yolox_l_8x8_300e_coco.pth", target: "detection/dwpose", data: randomBytes(10), missing: true, direct: { urlPath: YOLOX } }], null);
+      const r = await run(env());
+      assert.equal(r.code, 4, r.stdout + r.stderr);
+      assert.match(r.stderr, /ERROR: yolox: not available at http:\/\/127\.0\.0\.1:\d+\/mmdetection\/v2\.0\/yolox\/.*-d3bd2b23\.pth \(HTTP 404\)/);
+    });
   });
 
   it("fails before downloading anything when the disk is too small, with the numbers", async () => {

@@ -1,4 +1,4 @@
-// start.sh's sshd and watchdog steps, run for real: a stub GPU and ComfyUI as in startScript.test.ts, the real
+// start.sh's sshd and watchdog steps, run for real: a stub GPU and ComfyUI as in startScript.slow.test.ts, the real
 // ssh-keygen (host keys under a temporary prefix), a stub sshd on PATH, and the real pod-watchdog.py.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";

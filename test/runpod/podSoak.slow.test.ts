@@ -60,7 +60,7 @@ describe("pod provider fault soak", function () {
   });
 
   it(`${RUNS} seeded runs: no orphaned or duplicate pod, no key leak, every error says what to do, creates on time`, async () => {
-    console.log(`      pod fault soak: seed ${SEED}, ${RUNS} runs (reproduce: SOAK_SEED=${SEED} npm test)`);
+    console.log(`      pod fault soak: seed ${SEED}, ${RUNS} runs (reproduce: SOAK_SEED=${SEED} npm run test:slow)`);
     const loadProvider = async (form: "direct" | "serialized", apiKey: string, apiUrl: string): Promise<PodProvider> => {
       const provider = form === "direct" ? { ...podProvider } : serialized.load().pod;
       return configureLikeHost(provider, { "runpod:apiKey": apiKey, "runpod:apiUrl": apiUrl });
