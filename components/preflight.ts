@@ -13,6 +13,8 @@ export interface GpuPreflightArgs {
   minVramGb?: number;
   /** USD per hour for the whole pod. */
   maxCostPerHour?: number;
+  /** SERVERLESS: the types are mapped to the endpoint's GPU pools (cloud and cost cap do not apply). */
+  product?: "POD" | "SERVERLESS";
 }
 
 export class GpuPreflight extends pulumi.ComponentResource {
@@ -20,6 +22,9 @@ export class GpuPreflight extends pulumi.ComponentResource {
   public readonly gpuTypes: pulumi.Output<string[]>;
   /** The candidates' price range and what was skipped (or why the check was skipped), one line. */
   public readonly summary: pulumi.Output<string>;
+  /** SERVERLESS: the GPU pools holding gpuTypes, and the other types in them that the endpoint excludes. */
+  public readonly gpuPools: pulumi.Output<string[]>;
+  public readonly excludedGpuTypeIds: pulumi.Output<string[]>;
   /** The resource to depend on: its check runs before whatever depends on it. */
   public readonly gate: pulumi.Resource;
 
@@ -33,6 +38,7 @@ export class GpuPreflight extends pulumi.ComponentResource {
         cloud: args.cloud,
         ...(args.minVramGb !== undefined ? { minVramGb: args.minVramGb } : {}),
         ...(args.maxCostPerHour !== undefined ? { maxCostPerHour: args.maxCostPerHour } : {}),
+        ...(args.product !== undefined ? { product: args.product } : {}),
         preview: pulumi.runtime.isDryRun(),
       },
       { parent: this },
@@ -40,10 +46,12 @@ export class GpuPreflight extends pulumi.ComponentResource {
     this.gate = check;
     this.gpuTypes = check.allowedGpuTypeIds;
     this.summary = check.summary;
+    this.gpuPools = check.gpuPools;
+    this.excludedGpuTypeIds = check.excludedGpuTypeIds;
     // Shown by `pulumi preview` and `pulumi up` alike: what the deployment may cost per hour.
     this.summary.apply((line) => {
       if (line) void pulumi.log.info(line, this);
     });
-    this.registerOutputs({ gpuTypes: this.gpuTypes, summary: this.summary });
+    this.registerOutputs({ gpuTypes: this.gpuTypes, summary: this.summary, gpuPools: this.gpuPools, excludedGpuTypeIds: this.excludedGpuTypeIds });
   }
 }

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { assessCatalog, describeVerdict, fetchGpuCatalog, type CatalogRequest } from "./catalog";
 import { isKind } from "./errors";
 import { clientFor, configureProvider, progressLogger } from "./providerSettings";
+import { assessServerlessCatalog, describeServerlessVerdict } from "./serverlessCatalog";
 
 export function catalogCheckInputsSchema() {
   return z
@@ -15,6 +16,8 @@ export function catalogCheckInputsSchema() {
       cloud: z.enum(["SECURE", "COMMUNITY"]).default("SECURE"),
       minVramGb: z.number().positive().optional(),
       maxCostPerHour: z.number().positive().optional(),
+      /** POD checks placement by GPU type and price; SERVERLESS maps the types to the endpoint's GPU pools. */
+      product: z.enum(["POD", "SERVERLESS"]).default("POD"),
       /** True under `pulumi preview`: a missing API key then skips the check instead of failing it. */
       preview: z.boolean().default(false),
     })
@@ -31,10 +34,18 @@ export interface CatalogCheckOutputs extends Omit<CatalogCheckInputs, "preview">
   summary: string;
   /** Cheapest and dearest candidate, USD per hour for the pod; null when the check was skipped. */
   priceRange: { min: number; max: number } | null;
+  /** SERVERLESS: the GPU pools of the allowed types and the other types in them, to exclude; empty for POD. */
+  gpuPools: string[];
+  excludedGpuTypeIds: string[];
 }
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-const COMPARED = ["gpuTypeIds", "gpuCount", "cloud", "minVramGb", "maxCostPerHour", "allowedGpuTypeIds", "summary", "priceRange"] as const;
+const COMPARED = [
+  "gpuTypeIds", "gpuCount", "cloud", "minVramGb", "maxCostPerHour", "product",
+  "allowedGpuTypeIds", "summary", "priceRange", "gpuPools", "excludedGpuTypeIds",
+] as const;
+// Stands for the pools in a preview without an API key: the endpoint's own check accepts it, and `up` replaces it.
+export const POOLS_UNRESOLVED = "(resolved from the catalog at up)";
 
 function withoutProvider(raw: Record<string, unknown>): Record<string, unknown> {
   const { __provider: _ignored, ...rest } = raw;
@@ -50,10 +61,28 @@ async function runCheck(provider: object, inputs: CatalogCheckInputs): Promise<{
     if (!preview || !isKind(error, "config")) throw error;
     const summary =
       "GPU catalog pre-flight skipped: no RunPod API key (runpod:apiKey or RUNPOD_API_KEY); `pulumi up` runs it before building";
-    return { outs: { ...request, allowedGpuTypeIds: request.gpuTypeIds, summary, priceRange: null }, failures: [] };
+    const gpuPools = request.product === "SERVERLESS" ? [POOLS_UNRESOLVED] : [];
+    return { outs: { ...request, allowedGpuTypeIds: request.gpuTypeIds, summary, priceRange: null, gpuPools, excludedGpuTypeIds: [] }, failures: [] };
+  }
+  const gpus = await fetchGpuCatalog(client);
+  if (request.product === "SERVERLESS") {
+    const verdict = assessServerlessCatalog(gpus, request);
+    if (verdict.problems.length) return { failures: verdict.problems };
+    const prices = verdict.prices.map((p) => p.perHour);
+    return {
+      outs: {
+        ...request,
+        allowedGpuTypeIds: request.gpuTypeIds,
+        summary: describeServerlessVerdict(verdict, request),
+        priceRange: prices.length ? { min: Math.min(...prices), max: Math.max(...prices) } : null,
+        gpuPools: verdict.pools,
+        excludedGpuTypeIds: verdict.excludedGpuTypeIds,
+      },
+      failures: [],
+    };
   }
   const catalogRequest: CatalogRequest = request;
-  const verdict = assessCatalog(await fetchGpuCatalog(client), catalogRequest);
+  const verdict = assessCatalog(gpus, catalogRequest);
   if (verdict.problems.length) return { failures: verdict.problems };
   const prices = verdict.allowed.map((c) => c.perHour);
   return {
@@ -62,6 +91,8 @@ async function runCheck(provider: object, inputs: CatalogCheckInputs): Promise<{
       allowedGpuTypeIds: verdict.allowed.map((c) => c.gpuTypeId),
       summary: describeVerdict(verdict, catalogRequest),
       priceRange: { min: Math.min(...prices), max: Math.max(...prices) },
+      gpuPools: [],
+      excludedGpuTypeIds: [],
     },
     failures: [],
   };

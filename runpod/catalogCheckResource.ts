@@ -10,12 +10,15 @@ export class GpuCatalogCheck extends pulumi.dynamic.Resource {
   declare readonly allowedGpuTypeIds: pulumi.Output<string[]>;
   declare readonly summary: pulumi.Output<string>;
   declare readonly priceRange: pulumi.Output<{ min: number; max: number } | null>;
+  /** product SERVERLESS: the endpoint's GPU pools and the types in them to exclude. */
+  declare readonly gpuPools: pulumi.Output<string[]>;
+  declare readonly excludedGpuTypeIds: pulumi.Output<string[]>;
 
   constructor(name: string, args: GpuCatalogCheckArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       catalogCheckProvider,
       name,
-      { allowedGpuTypeIds: undefined, summary: undefined, priceRange: undefined, ...args },
+      { allowedGpuTypeIds: undefined, summary: undefined, priceRange: undefined, gpuPools: undefined, excludedGpuTypeIds: undefined, ...args },
       opts,
       "runpod",
       "GpuCatalogCheck",

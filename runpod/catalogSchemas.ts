@@ -6,6 +6,8 @@ import { z } from "zod";
 /** A `GpuType` of `GET /v2/catalog/gpus`: `price` is USD per hour for ONE GPU, per cloud. */
 export function gpuTypeSchema() {
   const perCloud = <S extends z.ZodType>(value: S) => z.object({ secure: value, community: value }).loose();
+  // `serverless` (optional): the list price of the GPU's serverless pool, USD per GPU per hour.
+  const price = z.object({ secure: z.number(), community: z.number(), serverless: z.number().optional() }).loose();
   return z
     .object({
       id: z.string(),
@@ -15,7 +17,7 @@ export function gpuTypeSchema() {
       memory: z.number().int(),
       secure: z.boolean(),
       community: z.boolean(),
-      price: perCloud(z.number()),
+      price,
       maxCount: perCloud(z.number().int()),
     })
     .loose();

@@ -134,6 +134,30 @@ for (const form of forms) {
       assert.deepEqual(props, ["gpuCount", "gpuTypeIds"]);
     });
 
+    it("maps serverless GPU types to their pools and excludes the pools' other types, ignoring the pod cost cap", async () => {
+      const result = await check({ gpuTypeIds: [L40S, A100], product: "SERVERLESS", maxCostPerHour: 0.1 });
+      assert.deepEqual(result.failures ?? [], []);
+      const outs = result.inputs as unknown as CatalogCheckOutputs;
+      assert.deepEqual(outs.gpuPools, ["ADA_48_PRO", "AMPERE_80"]);
+      assert.deepEqual(outs.excludedGpuTypeIds, ["NVIDIA RTX 6000 Ada Generation"], "the RTX 6000 Ada shares the L40S pool");
+      assert.match(outs.summary, /serverless GPU pools ADA_48_PRO, AMPERE_80 .*excluding NVIDIA RTX 6000 Ada Generation/);
+      assert.match(outs.summary, /no serverless price/, "the emulator's catalog, like the spec's required members, lists none");
+    });
+
+    it("names the serverless.gpuTypes key for a typo or too little memory in serverless mode", async () => {
+      const result = await check({ gpuTypeIds: ["L40S", RTX4090], product: "SERVERLESS", minVramGb: 40 });
+      const text = reasons(result);
+      assert.match(text, /serverless\.gpuTypes: "L40S" is not a GPU type id .*did you mean "NVIDIA L40S"/);
+      assert.match(text, /serverless\.gpuTypes: "NVIDIA GeForce RTX 4090" has 24 GB/);
+    });
+
+    it("gives a placeholder pool in a serverless preview without an API key", async () => {
+      const bare = await configureLikeHost(form.fresh(), { "runpod:apiUrl": emulator.baseUrl });
+      const preview = await check({ gpuTypeIds: [L40S], product: "SERVERLESS", preview: true }, bare);
+      assert.deepEqual((preview.inputs as unknown as CatalogCheckOutputs).gpuPools, ["(resolved from the catalog at up)"]);
+      assert.equal(emulator.calls.length, 0);
+    });
+
     it("reports no change when only the preview flag differs, and a change when a price moved", async () => {
       const outs = (await check({ gpuTypeIds: [L40S] })).inputs ?? {};
       const created = await provider.create(outs);
