@@ -117,7 +117,8 @@ export function endpointPatchApplied(e: ApiEndpoint, news: EndpointInputs, body:
     name: ["name"], gpu: GPU_FIELDS, workers: WORKER_FIELDS, scaling: SCALER_FIELDS, flashboot: ["flashboot"],
     networkVolumes: ["networkVolumeIds"], dataCenterIds: ["dataCenterIds"], timeout: ["executionTimeoutMs"],
   };
-  // A re-applied template leaves no trace in the endpoint's readable fields: it counts as applied when the rest is.
+  // A re-applied template leaves no readable trace on the endpoint, and sending it again is harmless: re-send it.
+  if ("templateId" in body) return false;
   return Object.keys(body).every((k) => (fieldsOf[k] ?? []).every((f) => same(shown[f as keyof EndpointInputs], news[f as keyof EndpointInputs])));
 }
 

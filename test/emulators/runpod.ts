@@ -281,6 +281,8 @@ export class RunPodEmulator {
   inject(fault: FaultSpec): void { this.faults.push({ f: fault, left: fault.times ?? 1 }); }
   /** Injected faults that have not fired yet (counting each remaining `times`). */
   pendingFaults(): number { return this.faults.reduce((n, q) => n + q.left, 0); }
+  /** Drops the faults that have not fired. */
+  clearFaults(): void { this.faults.length = 0; }
   failNextBoot(status: "ERROR" | "EXITED"): void { this.nextBoot = status; }
   hangBoot(): void { this.nextBoot = "hang"; }
   /** The next created pod takes `ms` (instead of startMs) from STARTING to RUNNING. */
