@@ -1,6 +1,7 @@
 // The emulator's /v2/templates and /v2/serverless answer as the v2 spec defines: shapes, defaults,
 // statuses and problem+json bodies; fault injection works on them too.
 import * as assert from "node:assert/strict";
+import { emulatorApi } from "./emulatorApi";
 import { RunPodEmulator } from "./runpod";
 
 describe("RunPod v2 emulator: templates and serverless endpoints", function () {
@@ -11,15 +12,8 @@ describe("RunPod v2 emulator: templates and serverless endpoints", function () {
   });
   after(() => emulator.close());
 
-  async function api(method: string, path: string, body?: unknown) {
-    const response = await fetch(`${emulator.baseUrl}${path}`, {
-      method,
-      headers: { Authorization: `Bearer ${emulator.apiKey}`, "User-Agent": "emulator-test/1", ...(body ? { "Content-Type": "application/json" } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    return { status: response.status, type: response.headers.get("content-type") ?? "", json: (text ? JSON.parse(text) : undefined) as Record<string, unknown> };
-  }
+  const api = emulatorApi(() => emulator);
+
   const template = async (extra: Record<string, unknown> = {}) => {
     const r = await api("POST", "/templates", { name: `t-${Math.random()}`, image: "img:1", serverless: true, env: { A: "1", B: "t" }, ...extra });
     assert.equal(r.status, 201, JSON.stringify(r.json));

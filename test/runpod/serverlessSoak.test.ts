@@ -7,22 +7,12 @@ import * as assert from "node:assert/strict";
 import { randomInt } from "node:crypto";
 import { endpointProvider, templateProvider } from "../../runpod";
 import { RunPodEmulator, type FaultSpec } from "../emulators/runpod";
+import { rng } from "./soak/plan";
 import { captureServerlessProviders, configured, loadSerialized, unique, type CapturedServerless } from "./serverlessHelpers";
 
 const RUNS = 12;
 const SEED = process.env.SERVERLESS_SOAK_SEED ? Number(process.env.SERVERLESS_SOAK_SEED) >>> 0 : randomInt(2 ** 31);
 const SECRET = "soak-secret-value-42";
-
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FAULTS: Array<[string, FaultSpec]> = [
   ["POST endpoint 500 after create", { method: "POST", path: /^\/v2\/serverless$/, status: 500, applyFirst: true }],
