@@ -129,6 +129,14 @@ describe("serverless template and queue endpoint providers", function () {
     assert.equal(emulator.calls.length, 0, "nothing was sent to RunPod");
   });
 
+  it("passes values still unknown in a preview through check untouched", async () => {
+    const unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+    const result = await endpoint.check!({}, { name: "ep", templateId: unknown, templateRevision: unknown, gpuPools: ["ADA_24"] });
+    assert.deepEqual(result.failures, []);
+    assert.equal(result.inputs?.templateId, unknown);
+    assert.equal(result.inputs?.workersMax, 3, "known inputs still get their defaults");
+  });
+
   it("deletes the endpoint it made when reading it back fails, so nothing is left behind", async () => {
     const t = await createTemplate(template, templateInputs());
     const name = unique("ep");
@@ -177,9 +185,14 @@ describe("serverless template and queue endpoint providers", function () {
     assert.match(error.message, /runpod:jobApiUrl must be an http\(s\) URL/);
     assert.equal(emulator.calls.length, 0);
     const ok = await configured({ template: { ...templateProvider }, endpoint: { ...endpointProvider } }, emulator);
-    const e = await createEndpoint(ok.endpoint, endpointInputs(t.id));
-    assert.equal(e.outs.jobApiUrl, `${process.env.RUNPOD_JOB_API_URL ?? "https://api.runpod.ai/v2"}/${e.id}`);
-    await ok.endpoint.delete!(e.id, e.outs);
+    process.env.RUNPOD_JOB_API_URL = "http://127.0.0.1:7/v2/";
+    try {
+      const e = await createEndpoint(ok.endpoint, endpointInputs(t.id));
+      assert.equal(e.outs.jobApiUrl, `http://127.0.0.1:7/v2/${e.id}`, "the environment's base, without its trailing slash");
+      await ok.endpoint.delete!(e.id, e.outs);
+    } finally {
+      delete process.env.RUNPOD_JOB_API_URL;
+    }
     await ok.template.delete!(t.id, t.outs);
   });
 
