@@ -11,3 +11,9 @@ export { GpuCatalogCheck, type GpuCatalogCheckArgs } from "./catalogCheckResourc
 export { catalogCheckProvider, type CatalogCheckOutputs } from "./catalogCheckProvider";
 export { NetworkVolume, type NetworkVolumeArgs } from "./networkVolumeResource";
 export { networkVolumeProvider, type NetworkVolumeOutputs } from "./networkVolumeProvider";
+export { ServerlessTemplate, type ServerlessTemplateArgs } from "./templateResource";
+export { templateProvider } from "./templateProvider";
+export { QueueEndpoint, type QueueEndpointArgs } from "./endpointResource";
+export { endpointProvider } from "./endpointProvider";
+export type { TemplateOutputs, EndpointOutputs } from "./serverlessSchemas";
+export { DEFAULT_JOB_API_URL } from "./serverlessSchemas";

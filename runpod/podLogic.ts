@@ -1,5 +1,6 @@
 // Pure pod logic: validation, placement candidates, request bodies, readiness and outputs (diffs and
 // PATCH bodies live in podDiff.ts and are re-exported here). No I/O, so every rule is testable without a server.
+import type { z } from "zod";
 import {
   podInputsSchema,
   UNKNOWN_VALUE,
@@ -25,13 +26,15 @@ function containsUnknown(value: unknown): boolean {
 }
 
 /**
- * Validates and normalises pod inputs, reporting every problem at once. Values still unknown during
- * preview are passed through untouched and not validated.
+ * Validates and normalises inputs against `schema`, reporting every problem at once. Values still
+ * unknown during preview are passed through untouched and not validated; a required input that is
+ * merely unknown gets its `standIns` value so it does not read as missing.
  */
-export function checkPodInputs(news: Record<string, unknown>): {
-  inputs: Record<string, unknown>;
-  failures: CheckFailure[];
-} {
+export function checkInputs(
+  schema: z.ZodType,
+  news: Record<string, unknown>,
+  standIns: Record<string, unknown> = {},
+): { inputs: Record<string, unknown>; failures: CheckFailure[] } {
   const known: Record<string, unknown> = {};
   const unknown: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(news)) {
@@ -40,12 +43,9 @@ export function checkPodInputs(news: Record<string, unknown>): {
     else known[key] = value;
   }
   const unknownKeys = new Set(Object.keys(unknown));
-  // Required fields that are merely unknown get a stand-in so they do not read as missing.
   const probe = { ...known };
-  if (unknownKeys.has("name")) probe.name = "unknown";
-  if (unknownKeys.has("image")) probe.image = "unknown";
-  if (unknownKeys.has("gpuTypeIds")) probe.gpuTypeIds = ["unknown"];
-  const result = podInputsSchema().safeParse(probe);
+  for (const [key, standIn] of Object.entries(standIns)) if (unknownKeys.has(key)) probe[key] = standIn;
+  const result = schema.safeParse(probe);
   if (!result.success) {
     const failures = result.error.issues
       .filter((issue) => !unknownKeys.has(String(issue.path[0])))
@@ -55,8 +55,16 @@ export function checkPodInputs(news: Record<string, unknown>): {
       }));
     if (failures.length) return { inputs: news, failures };
   }
-  const normalised: Record<string, unknown> = result.success ? { ...result.data } : { ...known };
+  const normalised: Record<string, unknown> = result.success ? { ...(result.data as Record<string, unknown>) } : { ...known };
   return { inputs: stripUndefined({ ...normalised, ...unknown }), failures: [] };
+}
+
+/** Pod inputs: `checkInputs` with the pod schema. */
+export function checkPodInputs(news: Record<string, unknown>): {
+  inputs: Record<string, unknown>;
+  failures: CheckFailure[];
+} {
+  return checkInputs(podInputsSchema(), news, { name: "unknown", image: "unknown", gpuTypeIds: ["unknown"] });
 }
 
 export interface Candidate {

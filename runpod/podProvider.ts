@@ -3,7 +3,8 @@
 // built inside the methods (clients, schemas), and the API key arrives only through `configure`/env.
 import type * as pulumi from "@pulumi/pulumi";
 import type { RunPodClient } from "./client";
-import { isRunPodError, runPodError } from "./errors";
+import { runPodError } from "./errors";
+import { patchIdempotently } from "./patchRetry";
 import { checkPodInputs, diffPod, patchApplied, patchPodBody, podOutputs, refreshedOutputs } from "./podLogic";
 import { watchInterrupts } from "./interrupts";
 import { placePod, sweepStrays } from "./podCreate";
@@ -12,36 +13,15 @@ import { enforceCostCap } from "./costCap";
 import { isStopped, startCountOf, startStoppedPod } from "./podStart";
 import { clientFor, configureProvider, progressLogger } from "./providerSettings";
 import { podInputsSchema, type ApiPod, type PodInputs, type PodOutputs } from "./schemas";
-import { scaledMs, sleep } from "./timing";
 
 function parseInputs(raw: unknown): PodInputs {
   const { __provider: _ignored, ...rest } = raw as Record<string, unknown>;
   return podInputsSchema().parse(rest);
 }
 
-/**
- * A PATCH sets absolute values, so sending it again is harmless; after an ambiguous answer we still
- * read the pod first and re-send only what has not been applied.
- */
-async function patchPod(client: RunPodClient, id: string, body: Record<string, unknown>, log: (m: string) => void): Promise<ApiPod> {
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= 3; attempt += 1) {
-    try {
-      return await client.updatePod(id, body);
-    } catch (error) {
-      if (!isRunPodError(error) || !error.ambiguous) throw error;
-      lastError = error;
-      log(`update got no usable answer (${error.status ?? error.kind}); reading the pod to see whether it was applied`);
-    }
-    await sleep(scaledMs(1000 * attempt));
-    try {
-      const current = await client.getPod(id);
-      if (current && patchApplied(current, body)) return current;
-    } catch {
-      // Unknown whether it applied; the PATCH is safe to send again.
-    }
-  }
-  throw lastError;
+/** PATCHes the pod; an ambiguous answer is settled by reading the pod (runpod/patchRetry.ts). */
+function patchPod(client: RunPodClient, id: string, body: Record<string, unknown>, log: (m: string) => void): Promise<ApiPod> {
+  return patchIdempotently(() => client.updatePod(id, body), () => client.getPod(id), (pod) => patchApplied(pod, body), log, "pod");
 }
 
 export const podProvider: pulumi.dynamic.ResourceProvider<Record<string, unknown>, PodOutputs> = {

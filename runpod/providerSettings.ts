@@ -4,10 +4,13 @@ import type * as pulumi from "@pulumi/pulumi";
 import { runPodError } from "./errors";
 import { createClient, type RunPodClient } from "./client";
 import { DEFAULT_API_URL } from "./schemas";
+import { DEFAULT_JOB_API_URL } from "./serverlessSchemas";
 
 export interface ProviderSettings {
   apiKey?: string;
   apiUrl?: string;
+  /** Base of the serverless job API (`runpod:jobApiUrl`), e.g. https://api.runpod.ai/v2. */
+  jobApiUrl?: string;
 }
 
 /**
@@ -24,7 +27,8 @@ function settingsStore(): WeakMap<object, ProviderSettings> {
 export function configureProvider(provider: object, req: pulumi.dynamic.ConfigureRequest): void {
   const apiKey = req.config.get("runpod:apiKey");
   const apiUrl = req.config.get("runpod:apiUrl");
-  settingsStore().set(provider, { ...(apiKey ? { apiKey } : {}), ...(apiUrl ? { apiUrl } : {}) });
+  const jobApiUrl = req.config.get("runpod:jobApiUrl");
+  settingsStore().set(provider, { ...(apiKey ? { apiKey } : {}), ...(apiUrl ? { apiUrl } : {}), ...(jobApiUrl ? { jobApiUrl } : {}) });
 }
 
 export function clientFor(provider: object): RunPodClient {
@@ -46,6 +50,21 @@ export function clientFor(provider: object): RunPodClient {
   }
   const timeoutMs = Number(process.env.RUNPOD_HTTP_TIMEOUT_MS);
   return createClient({ apiKey, baseUrl: apiUrl, ...(timeoutMs > 0 ? { timeoutMs } : {}) });
+}
+
+/**
+ * The serverless job API base (`runpod:jobApiUrl`, then RUNPOD_JOB_API_URL, then the default), checked
+ * like runpod:apiUrl and without a trailing slash; an endpoint's job URL is `${base}/${endpointId}`.
+ */
+export function jobApiBaseFor(provider: object): string {
+  const url = settingsStore().get(provider)?.jobApiUrl || process.env.RUNPOD_JOB_API_URL || DEFAULT_JOB_API_URL;
+  if (!/^https?:\/\/[^\s]+$/.test(url)) {
+    throw runPodError({
+      kind: "config",
+      message: `runpod:jobApiUrl must be an http(s) URL such as ${DEFAULT_JOB_API_URL}; got "${url}". Set it with \`pulumi config set runpod:jobApiUrl <url>\` (or RUNPOD_JOB_API_URL), or unset it to use the default.`,
+    });
+  }
+  return url.replace(/\/+$/, "");
 }
 
 /** Progress lines go to stderr, which the Pulumi CLI shows as the resource's diagnostics. */

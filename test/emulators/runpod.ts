@@ -5,6 +5,7 @@ import { listenOnLoopback, trackSockets } from "./loopback";
 import type { Socket } from "node:net";
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import { NetworkVolumeStore, VolumeProblem } from "./runpodNetworkVolumes";
+import { ServerlessProblem, ServerlessStore, type EmulatedEndpointSettings } from "./runpodServerless";
 
 export interface StockEntry { gpuId: string; dataCenterId: string; cloud?: "SECURE" | "COMMUNITY"; available?: number }
 export interface EmulatorTimings { provisionMs: number; startMs: number; runtimeNullMs: number }
@@ -69,11 +70,12 @@ const REGIONS = ["NORTH_AMERICA", "SOUTH_AMERICA", "EUROPE", "ASIA", "MIDDLE_EAS
 const COMPLIANCE = ["GDPR", "ISO_IEC_27001", "ISO_14001", "PCI_DSS", "HITRUST", "SOC_1_TYPE_2", "SOC_2_TYPE_2", "SOC_3_TYPE_2", "ITAR", "FISMA_HIGH", "HIPAA", "RENEWABLE"];
 
 // ---------------------------------------------------------------- schema validation (rule 10, live message style)
-type Sch =
+export type Sch =
   | { t: "str"; min?: number; en?: string[]; pat?: RegExp }
-  | { t: "int"; min?: number }
+  | { t: "int"; min?: number; max?: number }
+  | { t: "num"; min?: number }
   | { t: "bool" }
-  | { t: "arr"; items: Sch; max?: number }
+  | { t: "arr"; items: Sch; max?: number; min?: number }
   | { t: "obj"; props: Record<string, Sch>; req?: string[] }
   | { t: "map"; values: Sch }
   | { t: "null"; inner: Sch };
@@ -109,6 +111,11 @@ function check(s: Sch, v: unknown, p: string, errs: string[]): void {
     case "int":
       if (typeof v !== "number" || !Number.isInteger(v)) return want("integer");
       if (s.min !== undefined && v < s.min) errs.push(`${p}: must be >= ${s.min} but found ${v}`);
+      if (s.max !== undefined && v > s.max) errs.push(`${p}: must be <= ${s.max} but found ${v}`);
+      return;
+    case "num":
+      if (typeof v !== "number") return want("number");
+      if (s.min !== undefined && v < s.min) errs.push(`${p}: must be >= ${s.min} but found ${v}`);
       return;
     case "str":
       if (typeof v !== "string") return want("string");
@@ -119,6 +126,7 @@ function check(s: Sch, v: unknown, p: string, errs: string[]): void {
     case "arr":
       if (!Array.isArray(v)) return want("array");
       if (s.max !== undefined && v.length > s.max) errs.push(`${p}: maxItems must be <= ${s.max} but found ${v.length}`);
+      if (s.min !== undefined && v.length < s.min) errs.push(`${p}: minItems must be >= ${s.min} but found ${v.length}`);
       v.forEach((x, i) => check(s.items, x, `${p}[${i}]`, errs));
       return;
     case "map":
@@ -214,6 +222,8 @@ export class RunPodEmulator {
   private readonly routes: Route[];
   /** Network volumes (test/emulators/runpodNetworkVolumes.ts); `volumes.seed()` is a test knob. */
   readonly volumes: NetworkVolumeStore;
+  /** Templates and serverless endpoints (test/emulators/runpodServerless.ts). */
+  readonly serverless: ServerlessStore;
   private closed = false;
 
   private constructor(private readonly server: http.Server, port: number, opts: EmulatorOptions) {
@@ -233,7 +243,9 @@ export class RunPodEmulator {
       return f(p, m, c);
     };
     this.volumes = new NetworkVolumeStore(DCS, (id) => this.livePods().some((p) => p.mounts.network?.some((n) => n.volumeId === id) ?? false));
+    this.serverless = new ServerlessStore({ validate, gpus: GPUS, volumeExists: (id) => this.volumes.all().some((v) => v.id === id) });
     this.routes = [
+      ...this.serverless.routes(),
       { re: /^\/v2\/network-volumes$/, m: { GET: () => this.volumes.list(), POST: (c) => this.volumes.create(c.body) } },
       { re: /^\/v2\/network-volumes\/([^/]+)$/, m: { GET: (c) => this.volumes.get(c.params[0] ?? ""), PATCH: (c) => this.volumes.update(c.params[0] ?? "", c.body), DELETE: (c) => this.volumes.remove(c.params[0] ?? "") } },
       { re: /^\/v2\/pods$/, m: { GET: (c) => this.listPods(c), POST: (c) => this.createPod(c) } },
@@ -269,6 +281,8 @@ export class RunPodEmulator {
   inject(fault: FaultSpec): void { this.faults.push({ f: fault, left: fault.times ?? 1 }); }
   /** Injected faults that have not fired yet (counting each remaining `times`). */
   pendingFaults(): number { return this.faults.reduce((n, q) => n + q.left, 0); }
+  /** Drops the faults that have not fired. */
+  clearFaults(): void { this.faults.length = 0; }
   failNextBoot(status: "ERROR" | "EXITED"): void { this.nextBoot = status; }
   hangBoot(): void { this.nextBoot = "hang"; }
   /** The next created pod takes `ms` (instead of startMs) from STARTING to RUNNING. */
@@ -278,6 +292,8 @@ export class RunPodEmulator {
   podById(id: string): EmulatedPod | undefined { const p = this.pods.get(id); if (p) this.refresh(p); return p; }
   livePods(): EmulatedPod[] { return [...this.pods.values()].filter((p) => p.status !== "TERMINATED").map((p) => this.refresh(p)); }
   terminateOutOfBand(id: string): void { const p = this.pods.get(id); if (p && p.status !== "TERMINATED") this.terminate(p); }
+  /** A serverless endpoint's settings in the shape the job API emulator takes (undefined: no such endpoint). */
+  serverlessEndpoint(id: string): EmulatedEndpointSettings | undefined { return this.serverless.settings(id); }
   registries(): Array<{ id: string; name: string; username: string; password: string }> { return [...this.regs.values()].map((r) => ({ ...r })); }
 
   close(): Promise<void> {
@@ -357,7 +373,7 @@ export class RunPodEmulator {
         return handler({ method, params, query, body, headers: req.headers });
       } catch (e) {
         if (e instanceof HttpError) return e;
-        if (e instanceof VolumeProblem) return new HttpError(e.status, e.detail, e.errors);
+        if (e instanceof VolumeProblem || e instanceof ServerlessProblem) return new HttpError(e.status, e.detail, e.errors);
         if (e instanceof URIError) return new HttpError(404, "resource not found");
         throw e;
       }

@@ -1,5 +1,6 @@
 // The emulator's /v2/network-volumes answers as the v2 spec defines: shapes, statuses, problem+json.
 import * as assert from "node:assert/strict";
+import { emulatorApi } from "./emulatorApi";
 import { RunPodEmulator } from "./runpod";
 
 describe("RunPod v2 emulator: network volumes", function () {
@@ -10,15 +11,8 @@ describe("RunPod v2 emulator: network volumes", function () {
   });
   after(() => emulator.close());
 
-  async function api(method: string, path: string, body?: unknown) {
-    const response = await fetch(`${emulator.baseUrl}${path}`, {
-      method,
-      headers: { Authorization: `Bearer ${emulator.apiKey}`, "User-Agent": "emulator-test/1", ...(body ? { "Content-Type": "application/json" } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    return { status: response.status, type: response.headers.get("content-type") ?? "", json: (text ? JSON.parse(text) : undefined) as Record<string, unknown> };
-  }
+  const api = emulatorApi(() => emulator);
+
 
   it("creates (201), lists, gets, grows, refuses to shrink (400) and deletes (204, then 404)", async () => {
     const created = await api("POST", "/network-volumes", { name: "models", size: 50, dataCenter: "EU-RO-1" });
