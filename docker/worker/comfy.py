@@ -53,7 +53,8 @@ class ComfyClient:
         if status != 200 or not isinstance(body, dict):
             raise JobFailed(f"ComfyUI refused the upload of {name}: HTTP {status} {str(body)[:300]}")
         if body.get("name") != name or body.get("subfolder"):
-            raise JobFailed(f"ComfyUI stored the upload of {name} as {body.get('subfolder') or ''}/{body.get('name')}, where the workflow will not find it")
+            stored = f"{body.get('subfolder') or ''}/{body.get('name')}"
+            raise JobFailed(f"ComfyUI stored the upload of {name} as {stored}, where the workflow will not find it")
 
     async def queue(self, prompt: Dict[str, Any], client_id: str) -> str:
         status, body = await self._json("POST", "/prompt", json={"prompt": prompt, "client_id": client_id})

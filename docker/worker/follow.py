@@ -120,16 +120,24 @@ class PromptWatch:
                 raise asyncio.TimeoutError
             await asyncio.sleep(POLL_S)
 
+    async def _stop(self) -> str:
+        """Interrupts the prompt; what became of it, for the job's error."""
+        try:
+            await self.comfy.stop(self.prompt_id)
+            return "it was interrupted"
+        except JobFailed as error:
+            return f"interrupting it failed too ({error})"
+
     async def wait(self, ws: Optional[aiohttp.ClientWebSocketResponse], timeout_s: float) -> Dict[str, Any]:
         try:
             return await self._follow(ws, time.monotonic() + timeout_s)
         except asyncio.CancelledError:
             # RunPod cancelled the job (its /cancel, or the endpoint's execution timeout): ComfyUI would run on.
-            await asyncio.shield(self.comfy.stop(self.prompt_id))
+            await asyncio.shield(self._stop())
             raise
         except asyncio.TimeoutError:
-            await self.comfy.stop(self.prompt_id)
+            outcome = await self._stop()
             raise JobFailed(
-                f"ComfyUI did not finish prompt {self.prompt_id} within timeoutSeconds={timeout_s:g}: it was interrupted. "
+                f"ComfyUI did not finish prompt {self.prompt_id} within timeoutSeconds={timeout_s:g}: {outcome}. "
                 "Raise timeoutSeconds (and the endpoint's execution timeout) for longer videos"
             ) from None

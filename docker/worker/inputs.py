@@ -63,7 +63,9 @@ async def _get_once(session: aiohttp.ClientSession, item: InputFile, max_bytes: 
                 if response.status != 200:
                     raise JobFailed(f"input {item.name}: GET {shown_url(url)} answered {response.status} {response.reason}")
                 if (response.content_length or 0) > max_bytes:
-                    raise JobFailed(f"input {item.name}: {shown_url(url)} is {response.content_length} bytes, more than INPUT_MAX_BYTES ({max_bytes})")
+                    raise JobFailed(
+                        f"input {item.name}: {shown_url(url)} is {response.content_length} bytes, more than INPUT_MAX_BYTES ({max_bytes})"
+                    )
                 body = bytearray()
                 async for chunk in response.content.iter_chunked(CHUNK):
                     body += chunk
@@ -73,7 +75,9 @@ async def _get_once(session: aiohttp.ClientSession, item: InputFile, max_bytes: 
                     raise JobFailed(f"input {item.name}: {shown_url(url)} is empty")
                 return bytes(body)
         except aiohttp.ClientSSLError as error:
-            raise JobFailed(f"input {item.name}: TLS to {shown_url(url)} failed ({error}); the server's certificate is not trusted") from None
+            raise JobFailed(
+                f"input {item.name}: TLS to {shown_url(url)} failed ({error}); the server's certificate is not trusted"
+            ) from None
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise _Retryable(str(error) or type(error).__name__) from None
     raise JobFailed(f"input {item.name}: {shown_url(item.url or '')} redirects more than {MAX_REDIRECTS} times")

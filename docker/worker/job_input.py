@@ -95,7 +95,8 @@ def _parse_inputs(raw: Any, problems: List[str]) -> Tuple[InputFile, ...]:
         seen.add(name)
         data, url = item.get("data"), item.get("url")
         if (data is None) == (url is None):
-            problems.append(f"{where} ({name}) must have exactly one of data (base64) and url (https), not {'both' if data is not None else 'neither'}")
+            given = "both" if data is not None else "neither"
+            problems.append(f"{where} ({name}) must have exactly one of data (base64) and url (https), not {given}")
             continue
         if data is not None and (not isinstance(data, str) or not data):
             problems.append(f"{where}.data ({name}) must be a non-empty base64 string")
