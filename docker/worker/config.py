@@ -67,7 +67,7 @@ def settings_from_env(env: Optional[Mapping[str, str]] = None) -> Settings:
         input_max_bytes=int(_number(env, "INPUT_MAX_BYTES", 200 * 1024 * 1024, 1)),
         input_timeout_s=_number(env, "INPUT_DOWNLOAD_TIMEOUT", 120, 1),
         ready_timeout_s=_number(env, "COMFYUI_READY_TIMEOUT", 600, 1),
-        workflows_dir=Path(env.get("WORKER_WORKFLOWS_DIR", "").strip() or DEFAULT_WORKFLOWS_DIR),
+        workflows_dir=DEFAULT_WORKFLOWS_DIR,
         bucket=bucket,
         bucket_problem=problem,
     )
