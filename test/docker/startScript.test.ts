@@ -32,8 +32,9 @@ const FRONT_TOKEN = "front-token-for-the-stub-0123456789";
 const STUB_FRONT = `import json, os, signal, sys, time
 here = os.path.dirname(os.path.abspath(__file__))
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-with open(os.path.join(here, "front.json"), "w") as f:
+with open(os.path.join(here, "front.json.tmp"), "w") as f:
     json.dump({"argv": sys.argv[1:], "token": os.environ.get("COMFYUI_AUTH_TOKEN"), "auth": os.environ.get("COMFYUI_AUTH")}, f)
+os.rename(os.path.join(here, "front.json.tmp"), os.path.join(here, "front.json"))  # the test polls for it: never half-written
 dies = float(os.environ.get("STUB_FRONT_DIES_MS", "0")) / 1000
 start = time.time()
 while not dies or time.time() - start < dies:
@@ -46,9 +47,11 @@ interface Outcome { code: number | null; stdout: string; stderr: string; record:
 // STUB_WORKER_EXITS_MS ends it early with status 1 (as the worker does when ComfyUI never answers).
 const STUB_WORKER = `import json, os, signal, sys, time
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-with open(os.path.join(os.environ["STUB_RECORDS"], "worker.json"), "w") as f:
+records = os.environ["STUB_RECORDS"]
+with open(os.path.join(records, "worker.json.tmp"), "w") as f:
     json.dump({"argv": sys.argv, "cwd": os.getcwd(), "comfyUrl": os.environ.get("COMFYUI_URL"),
                "bucketSecret": os.environ.get("BUCKET_SECRET_ACCESS_KEY")}, f)
+os.rename(os.path.join(records, "worker.json.tmp"), os.path.join(records, "worker.json"))
 exits = float(os.environ.get("STUB_WORKER_EXITS_MS", "0")) / 1000
 start = time.time()
 while not exits or time.time() - start < exits:
