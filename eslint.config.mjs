@@ -3,7 +3,8 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "eslint.config.mjs"] },
+  // .venv-test: the Python test venv (.ci/run), whose packages ship JavaScript of their own (moto, werkzeug).
+  { ignores: ["dist/**", "node_modules/**", ".venv-test/**", "eslint.config.mjs"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -24,6 +24,7 @@ export const LOCK_INPUTS = [
   "controlnet-aux.txt",
   "pose-mmpose.txt",
   "opencv.txt",
+  "worker.txt",
 ] as const;
 export const LOCK_CONSTRAINTS = "constraints.txt";
 export const LOCK_EXCLUDES = "excludes.txt";

@@ -4,6 +4,10 @@
 # SIGTERM/SIGINT forwarded so that a pod stop is clean. Exits with ComfyUI's status.
 #
 # Environment (all optional; defaults are the image's paths):
+#   MODE (pod)             pod: ComfyUI behind the authenticating front, with sshd and the watchdog when asked for.
+#                          serverless: a RunPod queue worker: ComfyUI on 127.0.0.1 and the job worker
+#                          (python -m worker from ${STEADYDANCER_HOME}, docker/worker) beside it; no front, no sshd,
+#                          no watchdog, as a serverless worker exposes no port and RunPod scales it
 #   VENV_DIR (/opt/venv)   COMFYUI_DIR (/opt/ComfyUI)   STEADYDANCER_HOME (/opt/steadydancer)
 #   DOWNLOAD_MODELS_SCRIPT (${STEADYDANCER_HOME}/scripts/download-models.sh)
 #   MODEL_MANIFEST         (${STEADYDANCER_HOME}/models/manifest.json)
@@ -11,7 +15,7 @@
 #                          nothing is fetched unless STEADYDANCER_VARIANT asks for another one (the requested
 #                          variant's fallback in the manifest counts as that variant: a build that fell back
 #                          from fp8 to fp16 bakes fp16 while the image's STEADYDANCER_VARIANT still says fp8)
-#   WORKSPACE_DIR          (/workspace): the RunPod volume
+#   WORKSPACE_DIR          (/workspace; /runpod-volume with MODE=serverless): the RunPod volume
 #   MODELS_DIR             (${WORKSPACE_DIR}/models when WORKSPACE_DIR is a writable folder, else ${COMFYUI_DIR}/models)
 #   SKIP_MODEL_DOWNLOAD=1  start without fetching models
 #   VRAM_MODE              auto | lowvram | normalvram | highvram (auto)
@@ -86,7 +90,13 @@ STEADYDANCER_HOME=${STEADYDANCER_HOME:-/opt/steadydancer}
 DOWNLOAD_MODELS_SCRIPT=${DOWNLOAD_MODELS_SCRIPT:-${STEADYDANCER_HOME}/scripts/download-models.sh}
 MODEL_MANIFEST=${MODEL_MANIFEST:-${STEADYDANCER_HOME}/models/manifest.json}
 BAKED_MARKER=${BAKED_MARKER:-${COMFYUI_DIR}/models/.steadydancer-baked}
-WORKSPACE_DIR=${WORKSPACE_DIR:-/workspace}
+MODE=${MODE:-pod}
+case "${MODE}" in
+  pod) WORKSPACE_DIR=${WORKSPACE_DIR:-/workspace} ;;
+  # RunPod mounts an endpoint's network volume at /runpod-volume on its workers (at /workspace on pods).
+  serverless) WORKSPACE_DIR=${WORKSPACE_DIR:-/runpod-volume} ;;
+  *) die 2 "MODE must be pod (ComfyUI behind the authenticating front) or serverless (a RunPod queue worker), got '${MODE}'" ;;
+esac
 VRAM_MODE=${VRAM_MODE:-auto}
 ATTENTION_MODE=${ATTENTION_MODE:-auto}
 MANAGER_NETWORK_MODE=${MANAGER_NETWORK_MODE:-offline}
@@ -100,25 +110,33 @@ case "${MANAGER_NETWORK_MODE}" in public | private | offline) ;; *) die 2 "MANAG
 [[ ${COMFYUI_PORT} =~ ^[0-9]+$ ]] || die 2 "COMFYUI_PORT must be a port number, got '${COMFYUI_PORT}'"
 [[ -f ${COMFYUI_DIR}/main.py ]] || die 2 "no ComfyUI at ${COMFYUI_DIR} (main.py missing; set COMFYUI_DIR)"
 
-# ------------------------------------------------------------------ authenticating front
+# ------------------------------------------------------------------ authenticating front (or the worker)
 # ComfyUI listens on 127.0.0.1 only. What the pod's port reaches is auth-proxy.py, which forwards a request
 # (HTTP and the websocket) only when it carries COMFYUI_AUTH_TOKEN; checked here, before any GPU or download work.
+# With MODE=serverless nothing listens outside: the job worker takes its jobs from RunPod and speaks to ComfyUI on
+# loopback, so it stands where the front stands (started beside ComfyUI, and each stops when the other ends).
 COMFYUI_INTERNAL_PORT=${COMFYUI_INTERNAL_PORT:-8189}
 COMFYUI_AUTH=${COMFYUI_AUTH:-token}
 AUTH_PROXY=${AUTH_PROXY:-${STEADYDANCER_HOME}/scripts/auth-proxy.py}
 [[ ${COMFYUI_INTERNAL_PORT} =~ ^[0-9]+$ && ${COMFYUI_INTERNAL_PORT} != "${COMFYUI_PORT}" ]] ||
   die 2 "COMFYUI_INTERNAL_PORT must be a port number other than COMFYUI_PORT (${COMFYUI_PORT}), got '${COMFYUI_INTERNAL_PORT}'"
-case "${COMFYUI_AUTH}" in
-  token)
-    token=${COMFYUI_AUTH_TOKEN:-}
-    ((${#token} >= 16)) || die 2 "COMFYUI_AUTH_TOKEN is unset or shorter than 16 characters: ComfyUI is not served without authentication. Pass a token (the Pulumi stack does: stack output comfyToken), or COMFYUI_AUTH=off when an authenticating proxy of your own is in front"
-    unset token
-    front_why="token required"
-    ;;
-  off) front_why="COMFYUI_AUTH=off: NO authentication, anyone who reaches the port can use ComfyUI" ;;
-  *) die 2 "COMFYUI_AUTH must be token or off, got '${COMFYUI_AUTH}'" ;;
-esac
-[[ -r ${AUTH_PROXY} ]] || die 2 "no authenticating front at ${AUTH_PROXY} (set AUTH_PROXY)"
+if [[ ${MODE} == pod ]]; then
+  front_name="the front"
+  case "${COMFYUI_AUTH}" in
+    token)
+      token=${COMFYUI_AUTH_TOKEN:-}
+      ((${#token} >= 16)) || die 2 "COMFYUI_AUTH_TOKEN is unset or shorter than 16 characters: ComfyUI is not served without authentication. Pass a token (the Pulumi stack does: stack output comfyToken), or COMFYUI_AUTH=off when an authenticating proxy of your own is in front"
+      unset token
+      front_why="token required"
+      ;;
+    off) front_why="COMFYUI_AUTH=off: NO authentication, anyone who reaches the port can use ComfyUI" ;;
+    *) die 2 "COMFYUI_AUTH must be token or off, got '${COMFYUI_AUTH}'" ;;
+  esac
+  [[ -r ${AUTH_PROXY} ]] || die 2 "no authenticating front at ${AUTH_PROXY} (set AUTH_PROXY)"
+else
+  front_name="the worker"
+  [[ -r ${STEADYDANCER_HOME}/worker/__main__.py ]] || die 2 "MODE=serverless but there is no worker at ${STEADYDANCER_HOME}/worker (set STEADYDANCER_HOME)"
+fi
 
 # start_front: runs the front in the background (FRONT_PID). The token travels in its environment, never argv.
 start_front() {
@@ -128,8 +146,16 @@ start_front() {
   FRONT_PID=$!
 }
 
-# wait_with_front: waits for ComfyUI (CHILD_PID) and the front; whichever ends first ends the other. Sets
-# CHILD_STATUS to ComfyUI's status, or 1 when the front died on its own (nothing could reach ComfyUI).
+# start_worker: runs the job worker in the background (FRONT_PID) once ComfyUI is launched; the worker waits
+# (bounded, COMFYUI_READY_TIMEOUT) for ComfyUI to answer before it takes a job, and exits non-zero when it never does.
+start_worker() {
+  log "starting the serverless worker (python -m worker in ${STEADYDANCER_HOME}) for ComfyUI on 127.0.0.1:${COMFYUI_INTERNAL_PORT}"
+  (cd "${STEADYDANCER_HOME}" && COMFYUI_URL="http://127.0.0.1:${COMFYUI_INTERNAL_PORT}" exec python -u -m worker) &
+  FRONT_PID=$!
+}
+
+# wait_with_front: waits for ComfyUI (CHILD_PID) and the front (or the worker); whichever ends first ends the other.
+# Sets CHILD_STATUS to ComfyUI's status, or 1 when the front died on its own (nothing could reach ComfyUI).
 wait_with_front() {
   local front_status=0
   while kill -0 "${CHILD_PID}" 2>/dev/null && kill -0 "${FRONT_PID}" 2>/dev/null; do
@@ -139,7 +165,7 @@ wait_with_front() {
     wait "${FRONT_PID}" 2>/dev/null || front_status=$?
     FRONT_PID=""
     if ((!STOPPING)); then # else on_signal has already asked ComfyUI to stop
-      log "the front exited (status ${front_status}): stopping ComfyUI, which nothing can reach without it"
+      log "${front_name} exited (status ${front_status}): stopping ComfyUI, which nothing can reach without it"
       kill -TERM "${CHILD_PID}" 2>/dev/null || true
     fi
     wait_child
@@ -228,8 +254,12 @@ start_watchdog() {
   trap stop_watchdog EXIT
   log "watchdog: started (PID ${WATCHDOG_PID}; IDLE_STOP_MINUTES=${IDLE_STOP_MINUTES:-0} MAX_LIFETIME_HOURS=${MAX_LIFETIME_HOURS:-0} LIFETIME_ACTION=${LIFETIME_ACTION:-stop})"
 }
-start_sshd
-start_watchdog
+if [[ ${MODE} == pod ]]; then
+  start_sshd
+  start_watchdog
+else
+  log "MODE=serverless: no authenticating front, no sshd, no watchdog (a serverless worker exposes no port; RunPod starts and stops workers)"
+fi
 
 # ------------------------------------------------------------------ 1. GPU preflight
 no_gpu() {
@@ -412,6 +442,10 @@ export PYTORCH_CUDA_ALLOC_CONF=${PYTORCH_CUDA_ALLOC_CONF:-expandable_segments:Tr
 log "PYTORCH_CUDA_ALLOC_CONF=${PYTORCH_CUDA_ALLOC_CONF}"
 
 # ------------------------------------------------------------------ 5. models
+# The same three ways for MODE=serverless, where they decide the cold start of every new worker: a network volume
+# (/runpod-volume) or baked weights cost nothing here; without either, each cold worker downloads the variant's
+# files (manifest sizes: about 35 GB for fp8, 50 GB for fp16) before it takes a job: many minutes, billed as
+# worker time, on every cold start.
 if [[ -n ${MODELS_DIR:-} ]]; then
   models_dir=${MODELS_DIR}
 elif [[ -d ${WORKSPACE_DIR} && -w ${WORKSPACE_DIR} ]]; then
@@ -537,13 +571,14 @@ extra_args=()
 if [[ -n ${COMFYUI_ARGS:-} ]]; then read -r -a extra_args <<<"${COMFYUI_ARGS}"; fi
 args=(main.py --listen 127.0.0.1 --port "${COMFYUI_INTERNAL_PORT}" "--${vram_mode}" "${attention_flags[@]}" "${manager_flags[@]}" "${extra_args[@]}")
 cd "${COMFYUI_DIR}"
-start_front
+if [[ ${MODE} == pod ]]; then start_front; fi
 log "starting ComfyUI: python -u ${args[*]}"
-# ComfyUI and its custom nodes have no use for the front's token.
-env -u COMFYUI_AUTH_TOKEN python -u "${args[@]}" &
+# ComfyUI and its custom nodes have no use for the front's token or the worker's bucket keys.
+env -u COMFYUI_AUTH_TOKEN -u BUCKET_ACCESS_KEY_ID -u BUCKET_SECRET_ACCESS_KEY python -u "${args[@]}" &
 CHILD_PID=$!
 printf '%s\n' "${CHILD_PID}" >"${COMFYUI_PID_FILE}"
 comfy_pid=${CHILD_PID}
+if [[ ${MODE} == serverless ]]; then start_worker; fi
 wait_with_front
 if [[ -f ${COMFYUI_PID_FILE} ]] && [[ $(<"${COMFYUI_PID_FILE}") == "${comfy_pid}" ]]; then rm -f "${COMFYUI_PID_FILE}"; fi
 log "ComfyUI exited with status ${CHILD_STATUS}"

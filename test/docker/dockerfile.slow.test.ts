@@ -5,13 +5,16 @@
 // stub programs, and every RUN must be valid bash.
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { DockerfileParser, type Instruction, Arg, Env, Label, ModifiableInstruction } from "dockerfile-ast";
 import { validate } from "dockerfile-utils";
 import { inBuildContext as inContext } from "../../components/dockerContext";
 import { LOCK_INPUTS, pinnedPackages } from "../../tools/imageLock";
+
+/** Lock inputs that are ours, not copies of a pin's requirement file (the build fetches no upstream file for them). */
+const OWN_LOCK_INPUTS: readonly string[] = ["torch.txt", "pose-mmpose.txt", "opencv.txt", "worker.txt"];
 
 const ROOT = path.resolve(__dirname, "../../..");
 const DOCKER_DIR = path.join(ROOT, "docker");
@@ -279,7 +282,7 @@ const RULES: Record<string, Rule> = {
     const sources = p.stages.find((s) => runs(s).some((r) => r.text.includes("fetch_node")));
     if (!sources) return ["no stage fetches the custom nodes"];
     const collected = runs(sources).flatMap((r) => [...r.text.matchAll(/collect (\S+\.txt) (\S+)/g)].map((m) => m[1] ?? ""));
-    const upstreamInputs = LOCK_INPUTS.filter((f) => !["torch.txt", "pose-mmpose.txt", "opencv.txt"].includes(f));
+    const upstreamInputs = LOCK_INPUTS.filter((f) => !OWN_LOCK_INPUTS.includes(f));
     for (const f of upstreamInputs) if (!collected.includes(f)) problems.push(`the sources stage does not collect the upstream file for ${f}`);
     for (const f of collected) if (!existsSync(path.join(REQUIREMENTS_DIR, f))) problems.push(`${f} is collected but docker/requirements/${f} does not exist`);
     const venvStage = p.stages.find((s) => runs(s).some((r) => r.text.includes(`-r ${LOCK}`)));
@@ -444,6 +447,15 @@ const RULES: Record<string, Rule> = {
       else if (c.i < lastHeavy) problems.push(`COPY ${c.x.text} (line ${c.x.line}) comes before a heavy step (line ${last.steps[lastHeavy]?.line})`);
     }
     return problems;
+  },
+
+  "the serverless worker is copied and imported by a self-test"(p) {
+    const last = finalStage(p);
+    if (!last) return ["no final stage"];
+    const copy = last.steps.findIndex((x) => x.keyword === "COPY" && copyFrom(x) === null && /^worker\/?\s+\/opt\/steadydancer\/worker\/$/.test(x.text));
+    if (copy < 0) return ["the final stage does not COPY worker/ to /opt/steadydancer/worker/ (start.sh runs python -m worker from /opt/steadydancer)"];
+    const test = last.steps.findIndex((x, i) => i > copy && x.keyword === "RUN" && x.text.includes("from worker.handler import handler"));
+    return test < 0 ? ["no RUN after the worker's COPY imports worker.handler (the build's self-test of the worker)"] : [];
   },
 
   "openssh-server for start.sh's sshd: keys only, no host keys baked in"(p) {
@@ -672,6 +684,8 @@ describe("docker/Dockerfile", function () {
       ["openssh-server for start.sh's sshd: keys only, no host keys baked in", () => broken(/ && rm -f \/etc\/ssh\/ssh_host_[^\n]*\n/, "\n"), /stay in the image/],
       ["openssh-server for start.sh's sshd: keys only, no host keys baked in", () => broken(" openssh-server", " ssh"), /does not install openssh-server/],
       ["scripts, workflows and manifest are copied last", () => broken("COPY --chmod=0755 scripts/pod-watchdog.py", "COPY --chmod=0755 scripts/watchdog.py"), /does not COPY .*pod-watchdog/],
+      ["the serverless worker is copied and imported by a self-test", () => broken("from worker.handler import handler; ", ""), /imports worker\.handler/],
+      ["the serverless worker is copied and imported by a self-test", () => broken("COPY worker/ ", "COPY scripts/ "), /does not COPY worker\//],
       ["healthcheck on /api/system_stats", () => broken(HEALTH_URL, "http://127.0.0.1:8188/system_stats"), /must curl -fsS/],
       ["healthcheck on /api/system_stats", () => broken("--start-period=45m", "--start-period=60s"), /too short/],
       ["EXPOSE 8188", () => broken("EXPOSE 8188", "EXPOSE 8080"), /EXPOSE 8188 missing/],
@@ -858,7 +872,7 @@ describe("docker/Dockerfile", function () {
       assert.match(r.log, /fetch -q --depth 1 origin refs\/tags\/v0\.8\.1/);
       for (const sha of [PINS.WANVIDEOWRAPPER_REF, PINS.KJNODES_REF, PINS.WANANIMATEPREPROCESS_REF]) assert.match(r.log, new RegExp(`fetch -q --depth 1 origin ${sha}`));
       const upstream = readdirSync(path.join(tmp, "root", "upstream")).sort();
-      assert.deepEqual(upstream, LOCK_INPUTS.filter((f) => !["torch.txt", "pose-mmpose.txt", "opencv.txt"].includes(f)).sort());
+      assert.deepEqual(upstream, LOCK_INPUTS.filter((f) => !OWN_LOCK_INPUTS.includes(f)).sort());
       assert.equal(readFileSync(path.join(tmp, "root", "upstream", "kjnodes.txt"), "utf8"), "req-of-ComfyUI-KJNodes\n");
     });
 
@@ -971,11 +985,11 @@ describe("docker/Dockerfile", function () {
 describe("docker/.dockerignore", function () {
   it("sends every file the Dockerfile copies or bind-mounts", function () {
     const needed = contextSources(PARSED).flatMap((src) =>
-      src.endsWith("/")
-        ? readdirSync(path.join(DOCKER_DIR, src)).filter((f) => f.endsWith(".json") || f.endsWith(".txt")).map((f) => `${src}${f}`)
+      src.endsWith("/") || statSync(path.join(DOCKER_DIR, src)).isDirectory()
+        ? readdirSync(path.join(DOCKER_DIR, src)).filter((f) => /\.(json|txt|py)$/.test(f)).map((f) => `${src.replace(/\/?$/, "/")}${f}`)
         : [src],
     );
-    for (const f of ["scripts/verify-env.py", "workflows/smoke.json", "requirements/lock.txt", "scripts/pip-check.sh", "scripts/compare-requirements.sh"]) {
+    for (const f of ["scripts/verify-env.py", "workflows/smoke.json", "requirements/lock.txt", "scripts/pip-check.sh", "scripts/compare-requirements.sh", "worker/handler.py"]) {
       assert.ok(needed.includes(f), `${f} is not among the context sources: ${needed.join(" ")}`);
     }
     for (const file of needed) assert.ok(inContext(DOCKERIGNORE, file), `${file} is excluded from the build context`);
@@ -989,6 +1003,7 @@ describe("docker/.dockerignore", function () {
       "README.md",
       "docker-compose.yml",
       "scripts/__pycache__/verify-env.cpython-310.pyc",
+      "worker/__pycache__/handler.cpython-310.pyc",
       "node_modules/x/index.js",
       "models/diffusion_models/big.safetensors",
     ]) {

@@ -24,7 +24,7 @@ interface Fixture {
   /** Exit status of the stub ComfyUI when it gets SIGTERM. */
   exitOnTerm?: number;
 }
-interface Recorded { argv: string[]; cwd: string; alloc: string | null; pid: number; token?: string | null }
+interface Recorded { argv: string[]; cwd: string; alloc: string | null; pid: number; token?: string | null; bucketSecret?: string | null }
 interface FrontRecord { argv: string[]; token: string | null; auth: string | null }
 
 const FRONT_TOKEN = "front-token-for-the-stub-0123456789";
@@ -32,8 +32,9 @@ const FRONT_TOKEN = "front-token-for-the-stub-0123456789";
 const STUB_FRONT = `import json, os, signal, sys, time
 here = os.path.dirname(os.path.abspath(__file__))
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-with open(os.path.join(here, "front.json"), "w") as f:
+with open(os.path.join(here, "front.json.tmp"), "w") as f:
     json.dump({"argv": sys.argv[1:], "token": os.environ.get("COMFYUI_AUTH_TOKEN"), "auth": os.environ.get("COMFYUI_AUTH")}, f)
+os.rename(os.path.join(here, "front.json.tmp"), os.path.join(here, "front.json"))  # the test polls for it: never half-written
 dies = float(os.environ.get("STUB_FRONT_DIES_MS", "0")) / 1000
 start = time.time()
 while not dies or time.time() - start < dies:
@@ -42,6 +43,23 @@ sys.exit(3)
 `;
 interface Outcome { code: number | null; stdout: string; stderr: string; record: Recorded | null; terminated: boolean }
 
+// Stands in for docker/worker (python -m worker): records how it was started, waits for SIGTERM;
+// STUB_WORKER_EXITS_MS ends it early with status 1 (as the worker does when ComfyUI never answers).
+const STUB_WORKER = `import json, os, signal, sys, time
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+records = os.environ["STUB_RECORDS"]
+with open(os.path.join(records, "worker.json.tmp"), "w") as f:
+    json.dump({"argv": sys.argv, "cwd": os.getcwd(), "comfyUrl": os.environ.get("COMFYUI_URL"),
+               "bucketSecret": os.environ.get("BUCKET_SECRET_ACCESS_KEY")}, f)
+os.rename(os.path.join(records, "worker.json.tmp"), os.path.join(records, "worker.json"))
+exits = float(os.environ.get("STUB_WORKER_EXITS_MS", "0")) / 1000
+start = time.time()
+while not exits or time.time() - start < exits:
+    time.sleep(0.02)
+sys.exit(1)
+`;
+interface WorkerRecord { argv: string[]; cwd: string; comfyUrl: string | null; bucketSecret: string | null }
+
 const STUB_MAIN = `import json, os, signal, sys, time
 here = os.path.dirname(os.path.abspath(__file__))
 def on_term(signum, frame):
@@ -49,7 +67,7 @@ def on_term(signum, frame):
     sys.exit(int(os.environ.get("STUB_EXIT_ON_TERM", "0")))
 signal.signal(signal.SIGTERM, on_term)
 record = {"argv": sys.argv[1:], "cwd": os.getcwd(), "alloc": os.environ.get("PYTORCH_CUDA_ALLOC_CONF"), "pid": os.getpid(),
-          "token": os.environ.get("COMFYUI_AUTH_TOKEN")}
+          "token": os.environ.get("COMFYUI_AUTH_TOKEN"), "bucketSecret": os.environ.get("BUCKET_SECRET_ACCESS_KEY")}
 with open(os.path.join(here, "record.json.tmp"), "w") as f:
     json.dump(record, f)
 os.rename(os.path.join(here, "record.json.tmp"), os.path.join(here, "record.json"))
@@ -162,6 +180,7 @@ describe("start.sh (stub GPU tools, stub ComfyUI)", function () {
       AUTH_PROXY: path.join(dir, "auth-proxy.py"),
       COMFYUI_AUTH_TOKEN: FRONT_TOKEN,
       STUB_EXIT_ON_TERM: String(f.exitOnTerm ?? 0),
+      STUB_RECORDS: dir,
     };
   }
 
@@ -314,6 +333,62 @@ describe("start.sh (stub GPU tools, stub ComfyUI)", function () {
       const o = await start(prepare({}));
       assert.equal(o.code, 0, o.stdout + o.stderr);
       assert.doesNotMatch(o.stdout, /the front exited/);
+    });
+  });
+
+  describe("MODE=serverless", () => {
+    const workerRecord = (): WorkerRecord | null => {
+      const file = path.join(dir, "worker.json");
+      return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as WorkerRecord) : null;
+    };
+    const bothUp = () => workerRecord() !== null && fs.existsSync(path.join(comfy, "record.json"));
+    const SECRET = "bucket-secret-for-the-stub-0123";
+
+    function serverless(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+      const env: NodeJS.ProcessEnv = { ...prepare({}), MODE: "serverless", BUCKET_SECRET_ACCESS_KEY: SECRET, ...extra };
+      delete env.COMFYUI_AUTH_TOKEN;
+      const home = path.join(dir, "steadydancer", "worker");
+      fs.mkdirSync(home, { recursive: true });
+      fs.writeFileSync(path.join(home, "__main__.py"), STUB_WORKER);
+      return env;
+    }
+
+    it("runs ComfyUI on loopback and the worker beside it; no front, no token needed, no sshd or watchdog even when asked for", async () => {
+      const o = await start(serverless({ PUBLIC_KEY: "ssh-ed25519 AAAA user@laptop", IDLE_STOP_MINUTES: "10" }), undefined, bothUp);
+      assert.equal(o.code, 0, o.stdout + o.stderr);
+      assert.deepEqual(flagsOf(o).slice(0, 4), ["--listen", "127.0.0.1", "--port", "8189"]);
+      const worker = workerRecord();
+      assert.deepEqual(worker?.argv.slice(1), [], "python -u -m worker, no arguments");
+      assert.equal(worker?.cwd, path.join(dir, "steadydancer"));
+      assert.equal(worker?.comfyUrl, "http://127.0.0.1:8189");
+      assert.equal(worker?.bucketSecret, SECRET, "the worker gets the bucket keys");
+      assert.equal(o.record?.bucketSecret ?? null, null, "ComfyUI and its custom nodes do not");
+      assert.ok(!fs.existsSync(path.join(dir, "front.json")), "no authenticating front");
+      assert.match(o.stdout, /MODE=serverless: no authenticating front, no sshd, no watchdog/);
+      assert.doesNotMatch(o.stdout, /sshd:|watchdog: started/);
+      assert.match(o.stdout, /starting ComfyUI: [\s\S]*starting the serverless worker \(python -m worker in .*steadydancer\) for ComfyUI on 127\.0\.0\.1:8189/);
+      assert.ok(!(o.stdout + o.stderr).includes(SECRET), "the bucket secret is printed");
+    });
+
+    it("stops ComfyUI and exits non-zero when the worker ends (e.g. ComfyUI never answered it)", async () => {
+      const o = await start(serverless({ STUB_WORKER_EXITS_MS: "300" }), undefined, () => false);
+      assert.equal(o.code, 1, o.stdout + o.stderr);
+      assert.ok(o.terminated, "ComfyUI got SIGTERM");
+      assert.match(o.stdout, /the worker exited \(status 1\): stopping ComfyUI/);
+    });
+
+    it("refuses an unknown MODE, and MODE=serverless without the worker, before any GPU work", async () => {
+      const unknown = await start({ ...prepare({}), MODE: "severless" });
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.stderr, /MODE must be pod \(ComfyUI behind the authenticating front\) or serverless \(a RunPod queue worker\), got 'severless'/);
+      assert.doesNotMatch(unknown.stdout, /GPU:/);
+      assert.equal(unknown.record, null);
+      const env = serverless();
+      fs.rmSync(path.join(dir, "steadydancer", "worker"), { recursive: true });
+      const none = await start(env);
+      assert.equal(none.code, 2);
+      assert.match(none.stderr, /MODE=serverless but there is no worker at .*steadydancer\/worker/);
+      assert.equal(none.record, null);
     });
   });
 
