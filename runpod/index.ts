@@ -11,3 +11,5 @@ export { GpuCatalogCheck, type GpuCatalogCheckArgs } from "./catalogCheckResourc
 export { catalogCheckProvider, type CatalogCheckOutputs } from "./catalogCheckProvider";
 export { NetworkVolume, type NetworkVolumeArgs } from "./networkVolumeResource";
 export { networkVolumeProvider, type NetworkVolumeOutputs } from "./networkVolumeProvider";
+export { JobClient, type JobClientSettings, type RunOptions } from "./jobClient";
+export type { EndpointHealth, JobRef, JobStatus } from "./jobSchemas";
