@@ -82,6 +82,7 @@ export class JobEndpoint {
   private readonly waiters = new Map<string, Set<() => void>>();
   /** Flashboot keeps a stopped worker's resources: the next boot of this endpoint is the short one. */
   private hadWorker = false;
+  private closed = false;
 
   constructor(
     readonly id: string,
@@ -111,7 +112,8 @@ export class JobEndpoint {
     };
     this.jobs.set(job.id, job);
     this.queue.push(job.id);
-    this.tick();
+    // The answer to /run is always IN_QUEUE (send-requests.mdx): a warm worker takes the job just after.
+    setImmediate(() => this.tick());
     return job;
   }
 
@@ -215,6 +217,7 @@ export class JobEndpoint {
 
   // ------------------------------------------------------------ the scaler
   tick(): void {
+    if (this.closed) return;
     const now = Date.now();
     for (const job of this.jobs.values()) {
       if (job.status === "IN_PROGRESS" && job.executionTimeoutMs > 0 && job.startedAt !== null && now - job.startedAt > job.executionTimeoutMs) {
@@ -306,7 +309,9 @@ export class JobEndpoint {
     this.driver.retire(worker);
   }
 
-  retireAll(): void {
+  /** The endpoint is gone (deleted, or the emulator closes): no worker starts after this. */
+  shutdown(): void {
+    this.closed = true;
     for (const worker of this.live()) this.retire(worker);
   }
 

@@ -47,6 +47,15 @@ export interface ProcessDriverOptions {
 
 const LOG_LINES = 400;
 
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // The group is gone already.
+  }
+}
+
 function noContent(res: http.ServerResponse): void {
   if (!res.writableEnded) res.writeHead(204).end();
 }
@@ -92,6 +101,8 @@ export class ProcessDriver implements WorkerDriver {
       cwd: this.command.cwd,
       env: { ...inherited, ...this.workerEnv(endpoint.id, workerId), ...(this.command.env ?? {}) },
       stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group: the SDK's heartbeat runs in a child process that must end with the worker.
+      detached: true,
     });
     state.child = child;
     const collect = (chunk: Buffer): void => {
@@ -146,9 +157,12 @@ export class ProcessDriver implements WorkerDriver {
     this.release(state);
     const child = state.child;
     if (child && child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGTERM");
-      const kill = setTimeout(() => child.kill("SIGKILL"), 3000);
-      child.once("exit", () => clearTimeout(kill));
+      signalGroup(child, "SIGTERM");
+      const kill = setTimeout(() => signalGroup(child, "SIGKILL"), 3000);
+      child.once("exit", () => {
+        clearTimeout(kill);
+        signalGroup(child, "SIGKILL");
+      });
     }
   }
 
@@ -227,14 +241,13 @@ export class ProcessDriver implements WorkerDriver {
       state.retired = true;
       if (state.bootTimer) clearTimeout(state.bootTimer);
       this.release(state);
-      state.child?.kill("SIGTERM");
+      if (state.child) signalGroup(state.child, "SIGTERM");
     }
     const all = Promise.all([...this.exits]);
-    const cap = new Promise<void>((resolve) => setTimeout(resolve, 4000).unref());
+    const cap = new Promise<void>((resolve) => setTimeout(resolve, 1500).unref());
     await Promise.race([all, cap]);
-    for (const state of this.workers.values()) {
-      if (state.child && state.child.exitCode === null && state.child.signalCode === null) state.child.kill("SIGKILL");
-    }
+    // Whatever is left of each group (the heartbeat process outlives a SIGTERM'd worker) ends now.
+    for (const state of this.workers.values()) if (state.child) signalGroup(state.child, "SIGKILL");
   }
 
   private flushStops(state: ProcessWorker): void {

@@ -144,7 +144,7 @@ export class RunPodJobEmulator {
 
   async close(): Promise<void> {
     clearInterval(this.ticker);
-    for (const endpoint of this.endpoints.values()) endpoint.retireAll();
+    for (const endpoint of this.endpoints.values()) endpoint.shutdown();
     this.handlerDriver?.dispose();
     await this.process?.dispose();
     for (const s of this.sockets) s.destroy();
@@ -156,7 +156,7 @@ export class RunPodJobEmulator {
     for (const [id, endpoint] of this.endpoints) {
       const settings = this.options.endpoints(id);
       if (!settings) {
-        endpoint.retireAll();
+        endpoint.shutdown();
         this.endpoints.delete(id);
         continue;
       }
