@@ -3,7 +3,8 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "eslint.config.mjs"] },
+  // .venv-test is the tests' Python venv (.ci/run): the runpod SDK's dependencies ship .js files of their own.
+  { ignores: ["dist/**", "node_modules/**", ".venv-test/**", "eslint.config.mjs"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

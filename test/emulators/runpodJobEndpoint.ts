@@ -3,6 +3,7 @@
 // runpodJobs.ts; how a worker runs a job (in-process handler or a real SDK worker process) is a WorkerDriver.
 // Behaviour and its sources are listed in runpodJobs.ts.
 import { randomUUID } from "node:crypto";
+import { workersToRetire, workersWanted, type ScalerView } from "./runpodJobScaler";
 
 export interface EmulatedEndpointSettings {
   id: string;
@@ -226,8 +227,9 @@ export class JobEndpoint {
       }
     }
     this.dispatch();
-    this.scaleUp(now);
-    this.scaleDown(now);
+    const wanted = workersWanted(this.scalerView(now));
+    while (this.workers.size < wanted) this.bootWorker();
+    for (const worker of workersToRetire(this.scalerView(now), now)) this.retire(worker);
   }
 
   private dispatch(): void {
@@ -250,34 +252,16 @@ export class JobEndpoint {
     return [...this.workers.values()];
   }
 
-  private scaleUp(now: number): void {
-    const { workersMin, workersMax, scalerType, scalerValue } = this.settings;
-    const workers = this.live();
-    const free = workers.filter((w) => w.state === "idle" || w.state === "initializing").length;
-    let target = workers.length;
-    if (scalerType === "REQUEST_COUNT") {
-      // endpoint-configurations.mdx: Math.ceil((requestsInQueue + requestsInProgress) / scalerValue).
-      target = Math.max(target, Math.ceil((this.queue.length + this.inProgress()) / Math.max(1, scalerValue)));
-    } else if (this.queue.length > free) {
-      const oldest = this.jobs.get(this.queue[0] ?? "");
-      const waitedMs = oldest ? now - oldest.createdAt : 0;
-      // Workers are added when a request waited more than scalerValue seconds; with no worker at all the
-      // first one starts at once (docs silent; otherwise every job on an idle endpoint would wait that long).
-      const healthy = workers.filter((w) => w.state !== "unhealthy").length;
-      if (healthy === 0 || waitedMs > this.scaled(scalerValue * 1000)) target = workers.length + 1;
-    }
-    target = Math.min(workersMax, Math.max(workersMin, target));
-    while (this.workers.size < target) this.bootWorker();
-  }
-
-  private scaleDown(now: number): void {
-    const { workersMin, idleTimeoutSeconds } = this.settings;
-    for (const worker of this.live()) {
-      if (this.workers.size <= workersMin && worker.state !== "unhealthy") continue;
-      const idleFor = now - worker.idleSince;
-      // An unhealthy worker is replaced after the same pause (the platform retries with backoff).
-      if ((worker.state === "idle" || worker.state === "unhealthy") && idleFor > this.scaled(idleTimeoutSeconds * 1000)) this.retire(worker);
-    }
+  private scalerView(now: number): ScalerView {
+    const oldest = this.jobs.get(this.queue[0] ?? "");
+    return {
+      settings: this.settings,
+      workers: this.live(),
+      queued: this.queue.length,
+      inProgress: this.inProgress(),
+      oldestWaitMs: oldest ? now - oldest.createdAt : 0,
+      timeScale: this.timings.timeScale,
+    };
   }
 
   private bootWorker(): void {

@@ -21,6 +21,7 @@ import { listenOnLoopback, trackSockets } from "./loopback";
 import { JobEndpoint, isFinal, type EmulatedJob, type EmulatedWorker, type EndpointLookup, type WorkerDriver } from "./runpodJobEndpoint";
 import { HandlerDriver, type JobHandler } from "./runpodJobHandlerDriver";
 import { ProcessDriver, type WorkerCommand } from "./runpodJobProcessDriver";
+import { healthView, statusView } from "./runpodJobViews";
 
 export type { EmulatedEndpointSettings, EndpointLookup, EmulatedJob, EmulatedWorker, JobState } from "./runpodJobEndpoint";
 export type { HandlerContext, JobHandler } from "./runpodJobHandlerDriver";
@@ -318,28 +319,4 @@ export class RunPodJobEmulator {
         return { status: 200, json: {} };
     }
   }
-}
-
-export function statusView(job: EmulatedJob): Record<string, unknown> {
-  const view: Record<string, unknown> = { id: job.id, status: job.status };
-  if (job.startedAt === null) return view;
-  view.delayTime = job.startedAt - job.createdAt;
-  if (job.workerId) view.workerId = job.workerId;
-  if (job.status === "IN_PROGRESS") {
-    if (job.progress !== undefined) view.output = job.progress;
-    return view;
-  }
-  view.executionTime = (job.finishedAt ?? Date.now()) - job.startedAt;
-  if (job.output !== undefined) view.output = job.output;
-  if (job.error !== undefined) view.error = job.error;
-  return view;
-}
-
-function healthView(endpoint: JobEndpoint): Record<string, unknown> {
-  const workers = [...endpoint.workers.values()];
-  const count = (state: EmulatedWorker["state"]): number => workers.filter((w) => w.state === state).length;
-  return {
-    jobs: { completed: endpoint.counts.completed, failed: endpoint.counts.failed, inProgress: endpoint.inProgress(), inQueue: endpoint.inQueue(), retried: endpoint.counts.retried },
-    workers: { idle: count("idle"), initializing: count("initializing"), ready: count("idle") + count("running"), running: count("running"), throttled: 0, unhealthy: count("unhealthy") },
-  };
 }
