@@ -4,7 +4,7 @@ export { DEFAULT_MIN_VRAM_GB, DEFAULT_TIMEOUT_SECONDS, type CheckOptions } from 
 export { ComfyClient, ComfyRequestError, PromptRejectedError, parseAuthHeader, type AuthHeader, type ComfyClientOptions } from "./comfyClient";
 export { runHealthCheck, type HealthOptions } from "./health";
 export { runVramCheck, judgeVram, VRAM_ALLOWANCE, type VramOptions } from "./vram";
-export { runGenerateCheck, videoOutputs, type GenerateOptions } from "./generate";
+export { expectationMismatches, runGenerateCheck, videoOutputs, type GenerateOptions } from "./generate";
 export { inspectMp4, type Mp4Info, type Mp4Verdict } from "./mp4";
 export { Progress } from "./progress";
 export {

@@ -59,15 +59,51 @@ export const generateResultSchema = z.object({
   videoPath: z.string().nullable(),
 });
 
+// The checks over a Serverless endpoint's job API (runpod/jobChecksCli.ts). `url` is the endpoint's job API
+// base; the counts and times are RunPod's own, so checks/ stays free of RunPod code.
+const count = z.number().int().nonnegative();
+
+export const endpointHealthResultSchema = z.object({
+  check: z.literal("endpointHealth"),
+  ...common,
+  /** The endpoint's /health job counts, null when it never answered. */
+  jobs: z.object({ completed: count, failed: count, inProgress: count, inQueue: count, retried: count }).nullable(),
+  /** Workers by state; states the answer did not name are left out. */
+  workers: z.record(z.string(), count).nullable(),
+});
+
+export const endpointGenerateResultSchema = z.object({
+  check: z.literal("endpointGenerate"),
+  ...common,
+  workflow: z.string(),
+  jobId: z.string().nullable(),
+  /** The job's last state (COMPLETED, FAILED, TIMED_OUT, CANCELLED, or IN_QUEUE/IN_PROGRESS at the deadline). */
+  jobStatus: z.string().nullable(),
+  workerId: z.string().nullable(),
+  /** RunPod's delayTime: the queue wait, the worker's cold start included. */
+  coldStartSeconds: z.number().nonnegative().nullable(),
+  /** RunPod's executionTime: the handler's run on the worker. */
+  runSeconds: z.number().nonnegative().nullable(),
+  frames: z.number().int().nonnegative().nullable(),
+  width: z.number().int().nonnegative().nullable(),
+  height: z.number().int().nonnegative().nullable(),
+  fileBytes: z.number().int().nonnegative().nullable(),
+  videoPath: z.string().nullable(),
+});
+
 export const checkResultSchema = z.discriminatedUnion("check", [
   healthResultSchema,
   vramResultSchema,
   generateResultSchema,
+  endpointHealthResultSchema,
+  endpointGenerateResultSchema,
 ]);
 
 export type HealthResult = z.infer<typeof healthResultSchema>;
 export type VramResult = z.infer<typeof vramResultSchema>;
 export type GenerateResult = z.infer<typeof generateResultSchema>;
+export type EndpointHealthResult = z.infer<typeof endpointHealthResultSchema>;
+export type EndpointGenerateResult = z.infer<typeof endpointGenerateResultSchema>;
 export type CheckResult = z.infer<typeof checkResultSchema>;
 
 /** The verdict from a check's stdout: its last non-empty line, parsed and validated. */

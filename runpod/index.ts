@@ -17,3 +17,5 @@ export { QueueEndpoint, type QueueEndpointArgs } from "./endpointResource";
 export { endpointProvider } from "./endpointProvider";
 export type { TemplateOutputs, EndpointOutputs } from "./serverlessSchemas";
 export { DEFAULT_JOB_API_URL } from "./serverlessSchemas";
+export { JobClient, type JobClientSettings, type RunOptions } from "./jobClient";
+export type { EndpointHealth, JobRef, JobStatus } from "./jobSchemas";
