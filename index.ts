@@ -1,5 +1,8 @@
 // Composition only: validated config in, components created, stack outputs out.
+import type * as pulumi from "@pulumi/pulumi";
 import { DeploymentChecks } from "./components/checks";
+import { ServerlessEndpoint } from "./components/endpoint";
+import { EndpointChecks, type GenerateVerdict, type HealthVerdict } from "./components/endpointChecks";
 import { loadStackConfig } from "./components/config";
 import { ComfyImage } from "./components/image";
 import { bearerHeader } from "./components/comfyAuth";
@@ -10,7 +13,8 @@ import { ImageHistory } from "./history";
 
 const config = loadStackConfig();
 
-// Checked against RunPod's GPU catalog before the image is built or a pod is created (RunPod only).
+// Checked against RunPod's GPU catalog before the image is built or anything is created (RunPod targets only).
+// For serverless it also finds the GPU pools the endpoint is placed by.
 const preflight =
   config.target === "runpod"
     ? new GpuPreflight("steadydancer", {
@@ -20,7 +24,15 @@ const preflight =
         minVramGb: config.checks.minVramGb,
         maxCostPerHour: config.pod.maxCostPerHour,
       })
-    : undefined;
+    : config.target === "serverless"
+      ? new GpuPreflight("steadydancer", {
+          gpuTypes: config.serverless.gpuTypes,
+          gpuCount: config.serverless.gpuCount,
+          cloud: "SECURE",
+          minVramGb: config.checks.minVramGb,
+          product: "SERVERLESS",
+        })
+      : undefined;
 
 const image = new ComfyImage("steadydancer", {
   imageName: config.image.ref,
@@ -34,7 +46,21 @@ const image = new ComfyImage("steadydancer", {
   hfToken: config.image.hfToken,
 }, { dependsOn: preflight ? [preflight.gate] : [] });
 
-const deployment =
+const endpoint =
+  config.target === "serverless"
+    ? new ServerlessEndpoint("steadydancer", {
+        image: image.imageRef,
+        modelVariant: config.model.variant,
+        env: config.pod.env,
+        hfToken: config.hfToken,
+        registry: config.registry,
+        ...config.serverless,
+        gpuPools: preflight?.gpuPools ?? [],
+        excludedGpuTypes: preflight?.excludedGpuTypeIds ?? [],
+      })
+    : undefined;
+
+const pod =
   config.target === "local"
     ? new LocalGpuContainer("steadydancer", {
         image: image.imageRef,
@@ -48,39 +74,63 @@ const deployment =
         hfToken: config.hfToken,
         comfyAuth: config.comfy.auth,
       })
-    : new GpuPod("steadydancer", {
-        image: image.imageRef,
-        modelVariant: config.model.variant,
-        ...config.pod,
-        gpuTypes: preflight?.gpuTypes ?? config.pod.gpuTypes,
-        comfyAuth: config.comfy.auth,
-        registry: config.registry,
-        hfToken: config.hfToken,
-      });
+    : config.target === "runpod"
+      ? new GpuPod("steadydancer", {
+          image: image.imageRef,
+          modelVariant: config.model.variant,
+          ...config.pod,
+          gpuTypes: preflight?.gpuTypes ?? config.pod.gpuTypes,
+          comfyAuth: config.comfy.auth,
+          registry: config.registry,
+          hfToken: config.hfToken,
+        })
+      : undefined;
 
-const checks = new DeploymentChecks("steadydancer", {
-  comfyUrl: deployment.comfyUrl,
-  podId: deployment.podId,
-  imageRef: image.imageRef,
-  restartKey: deployment.restartKey,
-  ...config.checks,
-  // With comfy.auth the checks send the stack's token; otherwise the header (if any) of the user's own proxy.
-  authHeader: config.comfy.auth ? bearerHeader(deployment.comfyToken) : config.checks.authHeader,
-});
+const podChecks = pod
+  ? new DeploymentChecks("steadydancer", {
+      comfyUrl: pod.comfyUrl,
+      podId: pod.podId,
+      imageRef: image.imageRef,
+      restartKey: pod.restartKey,
+      ...config.checks,
+      // With comfy.auth the checks send the stack's token; otherwise the header (if any) of the user's own proxy.
+      authHeader: config.comfy.auth ? bearerHeader(pod.comfyToken) : config.checks.authHeader,
+    })
+  : undefined;
+
+const endpointChecks = endpoint
+  ? new EndpointChecks("steadydancer", {
+      jobApiUrl: endpoint.jobApiUrl,
+      endpointId: endpoint.endpointId,
+      imageRef: image.imageRef,
+      restartKey: endpoint.restartKey,
+      ...config.checks,
+      ...(config.jobApiKey !== undefined ? { apiKey: config.jobApiKey } : {}),
+    })
+  : undefined;
 
 // Recorded once the deployment runs the image, so previousImageRef names the digest it ran before.
-const history = new ImageHistory("steadydancer", { imageRef: image.imageRef }, { dependsOn: [deployment] });
+const history = new ImageHistory("steadydancer", { imageRef: image.imageRef }, { dependsOn: [pod ?? endpoint].filter((r) => r !== undefined) });
 
 export const imageRef = image.imageRef;
 export const previousImageRef = history.previousImageRef;
-export const podId = deployment.podId;
-export const comfyUrl = deployment.comfyUrl;
-export const sshCommand = deployment.sshCommand;
-export const podStatus = deployment.status;
-export const costPerHour = deployment.costPerHour;
-export const gpuType = deployment.gpuType;
-export const comfyToken = deployment.comfyToken;
-export const modelsVolumeId = deployment.modelsVolumeId;
-export const healthCheck = checks.health;
-export const vramCheck = checks.vram;
-export const generateCheck = checks.generate;
+// A pod (target runpod or local):
+export const podId = pod?.podId;
+export const comfyUrl = pod?.comfyUrl;
+export const sshCommand = pod?.sshCommand;
+export const podStatus = pod?.status;
+export const costPerHour = pod?.costPerHour;
+export const gpuType = pod?.gpuType;
+export const comfyToken = pod?.comfyToken;
+export const modelsVolumeId = pod?.modelsVolumeId;
+export const vramCheck = podChecks?.vram;
+// A serverless endpoint (target serverless):
+export const endpointId = endpoint?.endpointId;
+export const jobApiUrl = endpoint?.jobApiUrl;
+export const gpuPools = endpoint?.gpuPools;
+export const workersMax = endpoint?.workersMax;
+export const coldStartSeconds = endpointChecks?.coldStartSeconds;
+export const runSeconds = endpointChecks?.runSeconds;
+// Either: the checks' verdicts.
+export const healthCheck: pulumi.Output<HealthVerdict | undefined> | undefined = podChecks?.health ?? endpointChecks?.health;
+export const generateCheck: pulumi.Output<GenerateVerdict | undefined> | undefined = podChecks?.generate ?? endpointChecks?.generate;

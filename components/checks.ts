@@ -110,15 +110,15 @@ export class DeploymentChecks extends pulumi.ComponentResource {
   }
 }
 
-type ResultOf<C extends CheckName> = Extract<CheckResult, { check: C }>;
+type ResultOf<C extends CheckResult["check"]> = Extract<CheckResult, { check: C }>;
 
-function verdictOf<C extends CheckName>(cmd: command.local.Command | undefined, check: C): pulumi.Output<ResultOf<C> | undefined> {
+export function verdictOf<C extends CheckResult["check"]>(cmd: command.local.Command | undefined, check: C): pulumi.Output<ResultOf<C> | undefined> {
   if (!cmd) return pulumi.output(undefined);
   return cmd.stdout.apply((stdout) => parseVerdict(stdout, check));
 }
 
 /** The typed verdict of one check from its stdout; throws when it is missing, malformed, another check's, or failed. */
-export function parseVerdict<C extends CheckName>(stdout: string, check: C): ResultOf<C> {
+export function parseVerdict<C extends CheckResult["check"]>(stdout: string, check: C): ResultOf<C> {
   const result = parseCheckOutput(stdout);
   if (result.check !== check) throw new Error(`the ${check} check printed a ${result.check} verdict`);
   if (!result.ok) throw new Error(`the ${check} check failed: ${result.message}`);
@@ -156,15 +156,18 @@ export function workflowContentHash(workflow: string, assetsDir: string | undefi
   return `sha256:${hash.digest("hex")}`;
 }
 
-/** How to start the checks CLI: compiled when this file runs from dist/, through ts-node when from source. */
-export function checksCli(file: string = __filename): { dir: string; argv: string[] } {
+/**
+ * How to start a checks CLI (checks/cli.ts, or runpod/jobChecksCli.ts for an endpoint): compiled when this file
+ * runs from dist/, through ts-node when from source.
+ */
+export function checksCli(file: string = __filename, entry: string = path.join("checks", "cli")): { dir: string; argv: string[] } {
   const here = path.dirname(file);
   if (file.endsWith(".js")) {
     const dir = path.resolve(here, "..", "..");
-    return { dir, argv: ["node", path.relative(dir, path.resolve(here, "..", "checks", "cli.js"))] };
+    return { dir, argv: ["node", path.relative(dir, path.resolve(here, "..", `${entry}.js`))] };
   }
   const dir = path.resolve(here, "..");
-  return { dir, argv: ["node", "-r", "ts-node/register/transpile-only", path.join("checks", "cli.ts")] };
+  return { dir, argv: ["node", "-r", "ts-node/register/transpile-only", `${entry}.ts`] };
 }
 
 /** One /bin/sh command line; every word is single-quoted unless it is plainly safe. */

@@ -215,7 +215,7 @@ describe("program (index.ts)", function () {
     const token = await unwrap(program.comfyToken);
 
     assert.equal(token, MOCK_PASSWORD);
-    assert.ok(await pulumi.isSecret(program.comfyToken), "the comfyToken stack output is a secret");
+    assert.ok(program.comfyToken && (await pulumi.isSecret(program.comfyToken)), "the comfyToken stack output is a secret");
     assert.equal(out.healthCheck?.check, "health");
     assert.equal(commands().length, 3);
     for (const cmd of commands()) {

@@ -61,7 +61,10 @@ export function stackConfigSchema(project: string = PROJECT_NAME, context: Schem
       comfy: { auth: v["comfy.auth"] },
       // A serverless endpoint runs the health and generate checks only (serverlessWarnings says so).
       checks: { ...checksSection(v, manifest, v["model.variant"]), ...(v.target === "serverless" ? { vram: false } : {}) },
-      // The API key is checked above but deliberately not passed on: it must never become a resource input.
+      // The API key is checked above and never becomes a RunPod resource input (the providers read it in configure).
+      // The one exception: the serverless checks call the endpoint's job API themselves, as commands, so they get
+      // it as a secret env of those commands (encrypted in state, never on their command line).
+      jobApiKey: v.target === "serverless" && v[API_KEY] !== undefined ? pulumi.secret(v[API_KEY]) : undefined,
     }));
 }
 

@@ -3,7 +3,6 @@
 // gets. It proves the worker protocol end to end: job-take, progress and results on job-done, pings, and the
 // stop channel for a cancelled job. About 5-8 s on 2 busy cores (the SDK's own start-up is ~3 s of it).
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { Progress, loadWorkflow } from "../../checks";
@@ -12,20 +11,10 @@ import { runEndpointGenerateCheck } from "../../runpod/endpointGenerateCheck";
 import { scratchDir } from "../checks/helpers";
 import { writeMp4 } from "./mp4";
 import { RunPodJobEmulator, type EmulatedEndpointSettings } from "./runpodJobs";
+import { RUNPOD_SDK_PIN, sdkPython } from "../helpers/runpodSdk";
 
 const ROOT = path.resolve(__dirname, "../../..");
 const STUB = path.join(ROOT, "test", "fixtures", "runpod-worker", "stub_handler.py");
-/** Keep in step with .ci/run. */
-export const RUNPOD_SDK_PIN = "runpod==1.12.0";
-
-function sdkPython(): string | undefined {
-  const version = RUNPOD_SDK_PIN.split("==")[1] ?? "";
-  const candidates = [process.env.RUNPOD_SDK_PYTHON, path.join(ROOT, ".venv-test", "bin", "python")];
-  return candidates.find(
-    (c) => c && spawnSync(c, ["-c", `import importlib.metadata as m, sys; sys.exit(0 if m.version("runpod") == "${version}" else 1)`], { stdio: "ignore" }).status === 0,
-  );
-}
-
 async function until<T>(what: string, look: () => Promise<T | undefined>, ms: number): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {

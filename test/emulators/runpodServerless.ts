@@ -88,6 +88,10 @@ export class ServerlessStore {
   allTemplates(): EmulatedTemplate[] { return [...this.templates.values()].map((t) => structuredClone(t)); }
   allEndpoints(): EmulatedEndpoint[] { return [...this.endpoints.values()].map((e) => structuredClone(e)); }
   /** Test knob: a template that exists already (pod templates, say: `serverless: false`). */
+  /** Ids of the templates and endpoints that exist now. */
+  templateIds(): string[] { return [...this.templates.keys()]; }
+  endpointIds(): string[] { return [...this.endpoints.keys()]; }
+
   seedTemplate(t: Partial<EmulatedTemplate> & { name: string; image: string }): EmulatedTemplate {
     const tpl: EmulatedTemplate = { id: rid(10), args: "", disk: 50, ports: [], env: {}, registry: null, mounts: {}, serverless: false, public: false, category: "NVIDIA", startSsh: true, startJupyter: true, allowedCudaVersions: [], ...t };
     this.templates.set(tpl.id, tpl);

@@ -27,6 +27,10 @@ export const LOCAL_CONTAINER_TYPE = "steadydancer:local:LocalGpuContainer";
 export const DOCKER_CONTAINER_TYPE = "docker:index/container:Container";
 export const DOCKER_VOLUME_TYPE = "docker:index/volume:Volume";
 export const IMAGE_HISTORY_TYPE = "pulumi-nodejs:dynamic/deploy:ImageHistory";
+export const TEMPLATE_TYPE = "pulumi-nodejs:dynamic/runpod:ServerlessTemplate";
+export const QUEUE_ENDPOINT_TYPE = "pulumi-nodejs:dynamic/runpod:QueueEndpoint";
+export const SERVERLESS_ENDPOINT_TYPE = "steadydancer:runpod:ServerlessEndpoint";
+export const ENDPOINT_CHECKS_TYPE = "steadydancer:checks:EndpointChecks";
 export const GET_REGISTRY_IMAGE = "docker:index/getRegistryImage:getRegistryImage";
 export const MOCK_SUFFIX = "abc123";
 
@@ -137,7 +141,18 @@ function computedOutputs(type: string, id: string, inputs: Record<string, unknow
       return { volumeId: `vol-${id}`, volumeType: "STANDARD" };
     case GPU_CATALOG_CHECK_TYPE:
       // What the provider's check returns when every candidate passes (runpod/catalogCheckProvider.ts).
-      return { allowedGpuTypeIds: inputs.gpuTypeIds, summary: "GPU candidates (mocked catalog)", priceRange: null };
+      return {
+        allowedGpuTypeIds: inputs.gpuTypeIds,
+        summary: "GPU candidates (mocked catalog)",
+        priceRange: null,
+        // The emulator's catalog: the L40S is in ADA_48_PRO beside the RTX 6000 Ada.
+        gpuPools: inputs.product === "SERVERLESS" ? ["ADA_48_PRO"] : [],
+        excludedGpuTypeIds: inputs.product === "SERVERLESS" ? ["NVIDIA RTX 6000 Ada Generation"] : [],
+      };
+    case TEMPLATE_TYPE:
+      return { templateId: `tpl-${id}`, revision: 1 };
+    case QUEUE_ENDPOINT_TYPE:
+      return { endpointId: `ep-${id}`, jobApiUrl: `https://api.runpod.ai/v2/ep-${id}`, createdAt: "2026-12-01T00:00:00Z" };
     case RANDOM_STRING_TYPE:
       return { result: MOCK_SUFFIX };
     case RANDOM_PASSWORD_TYPE:
@@ -175,6 +190,7 @@ function repoOf(ref: string): string {
 /** A verdict that passes checks/result.ts's schema, for the check named in a checks CLI command line. */
 export function passingVerdictFor(create: string): string {
   const check = /\b(health|vram|generate)\b/.exec(create)?.[1];
+  if (create.includes("jobChecksCli")) return passingEndpointVerdictFor(check);
   const common = { ok: true, message: `${check ?? "unknown"} passed`, url: "https://mock-8188.proxy.runpod.net", durationMs: 12 };
   const device = { name: "cuda:0 NVIDIA L40S", type: "cuda", index: 0, vramTotalBytes: 48 * 2 ** 30, vramFreeBytes: 47 * 2 ** 30 };
   switch (check) {
@@ -190,6 +206,21 @@ export function passingVerdictFor(create: string): string {
     default:
       return "";
   }
+}
+
+/** The endpoint checks' passing verdicts (runpod/jobChecksCli.ts). */
+function passingEndpointVerdictFor(check: string | undefined): string {
+  const common = { ok: true, message: `endpoint ${check ?? "unknown"} passed`, url: "https://api.runpod.ai/v2/ep-mock", durationMs: 12 };
+  if (check === "health") {
+    return JSON.stringify({
+      check: "endpointHealth", ...common,
+      jobs: { completed: 0, failed: 0, inProgress: 0, inQueue: 0, retried: 0 }, workers: { idle: 0, running: 0 },
+    });
+  }
+  return JSON.stringify({
+    check: "endpointGenerate", ...common, workflow: "smoke", jobId: "job-1", jobStatus: "COMPLETED", workerId: "w-1",
+    coldStartSeconds: 42.5, runSeconds: 7.25, frames: 16, width: 256, height: 256, fileBytes: 12345, videoPath: "checks-output/smoke.mp4",
+  });
 }
 
 interface RegisterRequest {
