@@ -149,6 +149,19 @@ describe("target serverless under the real Pulumi engine (npm run test:engine)",
     assert.equal(comfyPrompts(), prompts + 1);
   });
 
+  it("a job ComfyUI refuses fails up with ComfyUI's own words, and the endpoint stays in state", async () => {
+    const { endpointId } = await outputs();
+    const workflow = path.join(outDir, "unknown-node.json");
+    fs.writeFileSync(workflow, JSON.stringify({ "1": { class_type: "NoSuchNodeClass", inputs: {} } }));
+    await stack.setConfig("checks.workflow", { value: workflow });
+    await assert.rejects(stack.up(), (error: Error) => {
+      assert.match(error.message, /"check":"endpointGenerate","ok":false,"message":"The endpoint.s worker failed job [^"]*ComfyUI rejected the workflow[^"]*NoSuchNodeClass does not exist/);
+      return true;
+    });
+    assert.deepEqual(runpod.serverless.endpointIds(), [endpointId]);
+    await stack.setConfig("checks.workflow", { value: "smoke" });
+  });
+
   it("holds no secret in plain text in the export or the state files", async () => {
     const exported = (
       await execFileAsync(path.join(ENGINE_DIR, "bin", "pulumi"), ["stack", "export", "--stack", stack.name], {
