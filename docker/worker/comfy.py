@@ -1,5 +1,5 @@
-"""ComfyUI's HTTP API as the worker uses it (server.py: /system_stats, /upload/image, /prompt, /history, /queue,
-/view, /interrupt; every call bounded by a timeout). Errors keep ComfyUI's own words (comfy_errors.py)."""
+"""ComfyUI's HTTP API as the worker uses it (server.py: /system_stats, /object_info/{class}, /upload/image, /prompt,
+/history, /queue, /view, /interrupt; every call bounded by a timeout). Errors keep ComfyUI's own words (comfy_errors.py)."""
 from __future__ import annotations
 
 import asyncio
@@ -7,6 +7,7 @@ import json
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
+from urllib.parse import quote
 
 import aiohttp
 
@@ -43,6 +44,27 @@ class ComfyClient:
                     return response.status, text
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise self._unreachable(f"{method} {path}", error) from None
+
+    async def object_info(self, class_type: str, attempts: int = 3) -> Optional[Dict[str, Any]]:
+        """The class's entry of GET /object_info/{class}; None when ComfyUI does not know the class (it answers {}) or
+        has no such route (404). A dropped connection or a 5xx is tried again, with backoff, as the call changes nothing."""
+        path = f"/object_info/{quote(class_type, safe='')}"
+        for attempt in range(1, attempts + 1):
+            try:
+                status, body = await self._json("GET", path)
+            except JobFailed:
+                if attempt == attempts:
+                    raise
+            else:
+                if status == 404:
+                    return None
+                if status == 200 and isinstance(body, dict):
+                    entry = body.get(class_type)
+                    return entry if isinstance(entry, dict) else None
+                if status < 500 or attempt == attempts:
+                    raise JobFailed(f"ComfyUI answered GET {path} with HTTP {status}: {str(body)[:200]}")
+            await asyncio.sleep(0.5 * 2 ** (attempt - 1))
+        return None  # not reached: the last attempt returns or raises
 
     async def upload(self, name: str, data: bytes) -> None:
         form = aiohttp.FormData()

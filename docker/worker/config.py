@@ -8,6 +8,8 @@ from typing import Mapping, Optional
 
 # docker/worker/../workflows in the repository, /opt/steadydancer/worker/../workflows in the image.
 DEFAULT_WORKFLOWS_DIR = Path(__file__).resolve().parent.parent / "workflows"
+# docker/models/manifest.json in the repository; the image sets MODEL_MANIFEST (/opt/steadydancer/models/manifest.json).
+DEFAULT_MODEL_MANIFEST = Path(__file__).resolve().parent.parent / "models" / "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class Settings:
     input_timeout_s: float
     ready_timeout_s: float
     workflows_dir: Path
+    # Read only to name variants in the model pre-flight's messages.
+    model_manifest: Path
     bucket: Optional[Bucket]
     # Set when BUCKET_ENDPOINT_URL is given without both keys: the job that needs the bucket says so.
     bucket_problem: Optional[str]
@@ -68,6 +72,7 @@ def settings_from_env(env: Optional[Mapping[str, str]] = None) -> Settings:
         input_timeout_s=_number(env, "INPUT_DOWNLOAD_TIMEOUT", 120, 1),
         ready_timeout_s=_number(env, "COMFYUI_READY_TIMEOUT", 600, 1),
         workflows_dir=DEFAULT_WORKFLOWS_DIR,
+        model_manifest=Path(env.get("MODEL_MANIFEST", "").strip() or DEFAULT_MODEL_MANIFEST),
         bucket=bucket,
         bucket_problem=problem,
     )

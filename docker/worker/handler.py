@@ -17,6 +17,7 @@ from .errors import JobFailed
 from .follow import PromptWatch
 from .inputs import fetch
 from .job_input import JobInput, apply_seed, parse_job_input
+from .model_preflight import load_manifest, preflight_models
 from .mp4info import Mp4Error, probe_mp4
 from .storage import upload_video
 
@@ -55,6 +56,9 @@ async def run(job: Dict[str, Any], request: JobInput, settings: Settings, report
         log(f"seed {request.seed} set in {', '.join(seeded) or 'no input (the workflow has no seed / noise_seed input)'}")
     async with aiohttp.ClientSession() as session:
         comfy = ComfyClient(settings.comfyui_url, session)
+        # Before the uploads too: a worker without the files fails at once, having fetched nothing.
+        models = await preflight_models(comfy, prompt, load_manifest(settings.model_manifest), report)
+        prompt = models.prompt
         for item in request.inputs:
             report(f"uploading input {item.name}")
             await comfy.upload(item.name, await fetch(session, item, settings.input_max_bytes, settings.input_timeout_s))
@@ -91,7 +95,10 @@ async def run(job: Dict[str, Any], request: JobInput, settings: Settings, report
     else:
         report(f"saving {ref.filename} to the bucket")
         video["url"] = await asyncio.to_thread(upload_video, settings.bucket, f"{job.get('id', 'job')}/{ref.filename}", data, mime)
-    return {"promptId": prompt_id, "video": video, "frames": info.frames, "fps": info.fps, "durationSeconds": info.duration_seconds}
+    return {
+        "promptId": prompt_id, "video": video, "frames": info.frames, "fps": info.fps, "durationSeconds": info.duration_seconds,
+        "modelSubstitutions": models.substitutions,
+    }
 
 
 async def handler(job: Dict[str, Any]) -> Dict[str, Any]:

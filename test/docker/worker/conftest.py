@@ -93,7 +93,23 @@ class Emulator:
         self.proc.wait(timeout=10)
 
 
-DEFAULTS = {"mode": "success", "refuseWebsockets": False, "jobMs": 200, "bytesPerFrame": 64}
+def models_of_variant(variant: str) -> List[str]:
+    """The files download-models.sh leaves for a variant under models/ (each with its .sha256 sidecar), as the TS
+    tests' modelsOfVariant gives them to the emulator's installedModels."""
+    manifest = json.loads((DOCKER / "models" / "manifest.json").read_text(encoding="utf-8"))
+    files: List[str] = []
+    for entry in manifest["files"]:
+        if variant in entry["variants"] or "*" in entry["variants"]:
+            name = entry.get("fileName") or entry["path"].rsplit("/", 1)[-1]
+            files += [f"{entry['target']}/{name}", f"{entry['target']}/{name}.sha256"]
+    return files
+
+
+# Each test starts from these (the emulator process lives for the whole session). installedModels: the fp8 files,
+# which the dance workflow names; comboForm None: each class's own combo form.
+DEFAULTS = {"mode": "success", "refuseWebsockets": False, "jobMs": 200, "bytesPerFrame": 64,
+            "installedModels": models_of_variant("fp8"), "comboForm": None, "objectInfoPerClass": True,
+            "missingClass": "VHS_VideoCombine"}
 
 
 @pytest.fixture(scope="session")
