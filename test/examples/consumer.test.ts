@@ -15,7 +15,7 @@ describe("examples/consumer (a StackReference to this stack)", () => {
   const program = exportsOf(fs.readFileSync(path.join(ROOT, "index.ts"), "utf8"));
 
   it("reads only outputs this stack exports, previousImageRef among them", () => {
-    const read = [...consumer.matchAll(/(?:text|requireOutput|getOutput)\("(\w+)"\)/g)].map((m) => m[1] ?? "");
+    const read = [...consumer.matchAll(/(?:text|optionalText|requireOutput|getOutput)\("(\w+)"\)/g)].map((m) => m[1] ?? "");
     assert.ok(read.length >= 4, `the consumer reads outputs: ${read.join(", ")}`);
     assert.ok(read.includes("previousImageRef"));
     assert.deepEqual(read.filter((name) => !program.includes(name)), [], `stack outputs: ${program.join(", ")}`);
