@@ -3,8 +3,8 @@
 //                 [--frames <n>] [--width <n>] [--height <n>] [--assets <dir>] [--out <dir>]
 // Exit 0 pass, 1 failed check, 2 bad usage. Progress goes to stderr; the last stdout line is the verdict
 // (one JSON object, see result.ts). COMFYUI_AUTH_HEADER ('Name: value') is sent on every request.
-import { parseArgs } from "node:util";
 import { z } from "zod";
+import { parseCheckArgv } from "./argv";
 import { AUTH_HEADER_ENV, EXIT_FAILED, EXIT_PASS, EXIT_USAGE } from "./cliArgs";
 import { normaliseBaseUrl, parseAuthHeader, type AuthHeader } from "./comfyClient";
 import { DEFAULT_MIN_VRAM_GB, DEFAULT_TIMEOUT_SECONDS } from "./common";
@@ -87,25 +87,7 @@ export interface CliInvocation {
 
 /** Parses argv and the environment; throws UsageError with a message for the user. */
 export function parseInvocation(argv: string[], env: NodeJS.ProcessEnv = process.env): CliInvocation {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: Object.fromEntries(Object.keys(flagsSchema.shape).map((name) => [name, { type: "string" as const }])),
-    });
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message.split("\n")[0] ?? "bad arguments" : "bad arguments");
-  }
-  const [checkArg, ...extra] = parsed.positionals;
-  if (!checkArg) throw new UsageError(`name a check: ${CHECK_NAMES.join(", ")}`);
-  if (!(CHECK_NAMES as readonly string[]).includes(checkArg)) throw new UsageError(`unknown check "${checkArg}"; expected one of ${CHECK_NAMES.join(", ")}`);
-  if (extra.length > 0) throw new UsageError(`unexpected argument(s): ${extra.join(" ")}`);
-  const check = checkArg as CheckName;
-  const flags = flagsSchema.safeParse(parsed.values);
-  if (!flags.success) throw new UsageError(flags.error.issues.map((i) => i.message).join("; "));
-  const values = flags.data;
+  const { check, values, given } = parseCheckArgv(argv, CHECK_NAMES, flagsSchema);
   let url: string;
   try {
     url = normaliseBaseUrl(values.url);
@@ -121,7 +103,7 @@ export function parseInvocation(argv: string[], env: NodeJS.ProcessEnv = process
       throw new UsageError(error instanceof Error ? error.message : String(error));
     }
   }
-  const ignoredFlags = Object.keys(parsed.values).filter((name) => !FLAGS_BY_CHECK[check].includes(name)).map((n) => `--${n}`);
+  const ignoredFlags = given.filter((name) => !FLAGS_BY_CHECK[check].includes(name)).map((n) => `--${n}`);
   const workflow =
     check === "generate"
       ? loadWorkflow({

@@ -17,5 +17,6 @@ export {
   type LoadedWorkflow,
   type VideoExpectation,
 } from "./workflows";
+export { parseCheckArgv, type ParsedCheckArgv } from "./argv";
 export { AUTH_HEADER_ENV, EXIT_FAILED, EXIT_PASS, EXIT_USAGE, checkCliArgs, type CheckCliFlags } from "./cliArgs";
 export { MODEL_FILE_INPUTS, preflightModels, type ModelSubstitution, type PreflightOutcome } from "./modelPreflight";

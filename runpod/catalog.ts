@@ -69,28 +69,45 @@ export function closestGpuIds(wanted: string, gpus: ApiGpuType[]): string[] {
 
 export const usd = (n: number): string => `$${n.toFixed(2)}`;
 
+/** The catalog entry of a requested GPU type id, or the config problem with it (unknown id, too little memory). */
+export function findGpu(
+  byId: ReadonlyMap<string, ApiGpuType>,
+  gpus: ApiGpuType[],
+  id: string,
+  configKey: string,
+  minVramGb: number | undefined,
+): { gpu: ApiGpuType } | { problem: string } {
+  const gpu = byId.get(id);
+  if (!gpu) {
+    const guesses = closestGpuIds(id, gpus);
+    const hint = guesses.length ? `; did you mean ${guesses.map((g) => JSON.stringify(g)).join(" or ")}?` : "";
+    return {
+      problem:
+        `${configKey}: ${JSON.stringify(id)} is not a GPU type id in RunPod's catalog${hint} ` +
+        "(ids are the `id` of GET /v2/catalog/gpus, e.g. \"NVIDIA L40S\")",
+    };
+  }
+  if (minVramGb !== undefined && gpu.memory < minVramGb) {
+    return {
+      problem:
+        `${configKey}: ${JSON.stringify(id)} has ${gpu.memory} GB of GPU memory, below the ${minVramGb} GB the model ` +
+        "variant needs; remove it, pick a larger GPU, or a smaller model.variant",
+    };
+  }
+  return { gpu };
+}
+
 export function assessCatalog(gpus: ApiGpuType[], req: CatalogRequest): CatalogVerdict {
   const verdict: CatalogVerdict = { problems: [], allowed: [], skipped: [] };
   const byId = new Map(gpus.map((g) => [g.id, g]));
   const cloudKey = req.cloud === "SECURE" ? "secure" : "community";
   for (const id of req.gpuTypeIds) {
-    const gpu = byId.get(id);
-    if (!gpu) {
-      const guesses = closestGpuIds(id, gpus);
-      const hint = guesses.length ? `; did you mean ${guesses.map((g) => JSON.stringify(g)).join(" or ")}?` : "";
-      verdict.problems.push(
-        `pod.gpuTypes: ${JSON.stringify(id)} is not a GPU type id in RunPod's catalog${hint} ` +
-          "(ids are the `id` of GET /v2/catalog/gpus, e.g. \"NVIDIA L40S\")",
-      );
+    const found = findGpu(byId, gpus, id, "pod.gpuTypes", req.minVramGb);
+    if ("problem" in found) {
+      verdict.problems.push(found.problem);
       continue;
     }
-    if (req.minVramGb !== undefined && gpu.memory < req.minVramGb) {
-      verdict.problems.push(
-        `pod.gpuTypes: ${JSON.stringify(id)} has ${gpu.memory} GB of GPU memory, below the ${req.minVramGb} GB the model ` +
-          "variant needs; remove it, pick a larger GPU, or a smaller model.variant",
-      );
-      continue;
-    }
+    const gpu = found.gpu;
     const perHour = Math.round(gpu.price[cloudKey] * req.gpuCount * 10000) / 10000;
     if (!gpu[cloudKey]) {
       verdict.skipped.push({ gpuTypeId: id, reason: `not offered on ${req.cloud} cloud` });

@@ -3,7 +3,6 @@
 //                          [--assets <dir>] [--out <dir>] [--seed <n>]
 // The API key comes only from RUNPOD_API_KEY. Same conventions as checks/cli.ts: progress on stderr, the JSON
 // verdict (checks/result.ts endpointHealth / endpointGenerate) on the last stdout line, exit 0 pass, 1 failed, 2 usage.
-import { parseArgs } from "node:util";
 import { z } from "zod";
 import {
   EXIT_FAILED,
@@ -13,6 +12,7 @@ import {
   UsageError,
   checkResultSchema,
   loadWorkflow,
+  parseCheckArgv,
   type CheckResult,
   type LoadedWorkflow,
 } from "../checks";
@@ -64,33 +64,14 @@ export interface EndpointInvocation {
 }
 
 export function parseEndpointInvocation(argv: string[], env: NodeJS.ProcessEnv = process.env): EndpointInvocation {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: Object.fromEntries(Object.keys(flagsSchema.shape).map((name) => [name, { type: "string" as const }])),
-    });
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message.split("\n")[0] ?? "bad arguments" : "bad arguments");
-  }
-  const [checkArg, ...extra] = parsed.positionals;
-  if (!checkArg || !(ENDPOINT_CHECKS as readonly string[]).includes(checkArg)) {
-    throw new UsageError(`name a check: ${ENDPOINT_CHECKS.join(" or ")}${checkArg ? ` (got "${checkArg}")` : ""}`);
-  }
-  if (extra.length > 0) throw new UsageError(`unexpected argument(s): ${extra.join(" ")}`);
-  const check = checkArg as EndpointCheck;
-  const flags = flagsSchema.safeParse(parsed.values);
-  if (!flags.success) throw new UsageError(flags.error.issues.map((i) => i.message).join("; "));
-  const values = flags.data;
+  const { check, values, given } = parseCheckArgv(argv, ENDPOINT_CHECKS, flagsSchema);
   const endpointUrl = values["endpoint-url"].trim().replace(/\/+$/, "");
   if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?\/v2\/[A-Za-z0-9_-]+$/.test(endpointUrl)) {
     throw new UsageError(`--endpoint-url must be an endpoint's job API, https://api.runpod.ai/v2/<endpointId>; got "${endpointUrl}"`);
   }
   const apiKey = env.RUNPOD_API_KEY?.trim();
   if (!apiKey) throw new UsageError("RUNPOD_API_KEY is not set: export RUNPOD_API_KEY=<a RunPod API key that may use this endpoint>");
-  const ignoredFlags = check === "health" ? Object.keys(parsed.values).filter((n) => GENERATE_ONLY.includes(n)).map((n) => `--${n}`) : [];
+  const ignoredFlags = check === "health" ? given.filter((n) => GENERATE_ONLY.includes(n)).map((n) => `--${n}`) : [];
   const workflow =
     check === "generate" ? loadWorkflow({ workflow: values.workflow ?? "smoke", ...(values.assets ? { assetsDir: values.assets } : {}) }) : null;
   return {

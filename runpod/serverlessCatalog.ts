@@ -1,7 +1,7 @@
 // The serverless side of the GPU catalog pre-flight. A serverless endpoint is placed by GPU *pool* (the
 // catalog's `pool` of each GPU type), not by GPU type: the user's serverless.gpuTypes become the pools that
 // hold them, and every other type in those pools is excluded, so workers land only on the GPUs named.
-import { closestGpuIds, usd } from "./catalog";
+import { findGpu, usd } from "./catalog";
 import type { ApiGpuType } from "./catalogSchemas";
 
 export interface ServerlessCatalogRequest {
@@ -26,22 +26,12 @@ export function assessServerlessCatalog(gpus: ApiGpuType[], req: ServerlessCatal
   const verdict: ServerlessCatalogVerdict = { problems: [], pools: [], excludedGpuTypeIds: [], prices: [] };
   const byId = new Map(gpus.map((g) => [g.id, g]));
   for (const id of req.gpuTypeIds) {
-    const gpu = byId.get(id);
-    if (!gpu) {
-      const guesses = closestGpuIds(id, gpus);
-      const hint = guesses.length ? `; did you mean ${guesses.map((g) => JSON.stringify(g)).join(" or ")}?` : "";
-      verdict.problems.push(
-        `${KEY}: ${JSON.stringify(id)} is not a GPU type id in RunPod's catalog${hint} (ids are the \`id\` of GET /v2/catalog/gpus)`,
-      );
+    const found = findGpu(byId, gpus, id, KEY, req.minVramGb);
+    if ("problem" in found) {
+      verdict.problems.push(found.problem);
       continue;
     }
-    if (req.minVramGb !== undefined && gpu.memory < req.minVramGb) {
-      verdict.problems.push(
-        `${KEY}: ${JSON.stringify(id)} has ${gpu.memory} GB of GPU memory, below the ${req.minVramGb} GB the model variant ` +
-          "needs; remove it, pick a larger GPU, or a smaller model.variant",
-      );
-      continue;
-    }
+    const gpu = found.gpu;
     if (gpu.pool === null) {
       verdict.problems.push(`${KEY}: ${JSON.stringify(id)} is in no serverless GPU pool (its catalog \`pool\` is null): pods only`);
       continue;
